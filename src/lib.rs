@@ -1,0 +1,16 @@
+//! Signpost: an authoritative DNS server with traffic-management routing
+//! policies.
+//!
+//! ```text
+//! conf/signpost.toml ─► config::Config (serde, deny_unknown_fields, validated)
+//! zones/*.zone ─► zonefile (nom; every error file:line:col)
+//!              ─► zone::build (semantic checks, lookup tree, wire-form RRsets)
+//!              ─► Snapshot { zones: Arc<Zone>… } ── ArcSwap ──┐
+//!                                                              ▼
+//! net (N × UDP SO_REUSEPORT, TCP) ─► query::answer(&Snapshot, request bytes) -> response bytes
+//!     parse → zone (closest enclosing) → lookup (RFC 1034 §4.3.2, wildcard, CNAME/DNAME)
+//!     → wire (EDNS, TC, compression)
+//! ```
+
+pub mod name;
+pub mod zonefile;

@@ -1,0 +1,414 @@
+//! Domain names in uncompressed wire form, the one name type used from the
+//! zone parser through to the query path.
+//!
+//! A `Name` is always absolute: a sequence of length-prefixed labels ending
+//! with the root label (a zero byte). Comparison and hashing ignore ASCII case
+//! (RFC 4343) while the stored bytes keep the case they were written with, so
+//! answers can be case-preserving.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+/// Longest name in wire form (RFC 1035 §2.3.4).
+pub const MAX_NAME_LEN: usize = 255;
+/// Longest label (RFC 1035 §2.3.4).
+pub const MAX_LABEL_LEN: usize = 63;
+
+#[derive(Clone)]
+pub struct Name(Box<[u8]>);
+
+/// Why a name could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("empty label in name (two dots in a row?)")]
+    EmptyLabel,
+    #[error("label longer than 63 octets")]
+    LabelTooLong,
+    #[error("name longer than 255 octets")]
+    NameTooLong,
+    #[error("bad escape sequence in name")]
+    BadEscape,
+}
+
+impl Name {
+    /// The root name `.`.
+    pub fn root() -> Self {
+        Self(Box::new([0]))
+    }
+
+    /// Wraps wire bytes that are already known to be a valid uncompressed name.
+    /// Returns `None` if they are not.
+    pub fn from_wire(bytes: &[u8]) -> Option<Self> {
+        let len = wire_name_len(bytes)?;
+        if len != bytes.len() {
+            return None;
+        }
+        Some(Self(bytes.into()))
+    }
+
+    /// Parses presentation format (`www.example.com.`, `\DDD` and `\X`
+    /// escapes). A name without a trailing dot is relative to `origin`;
+    /// `@` is the origin itself.
+    pub fn parse(text: &str, origin: Option<&Self>) -> Result<Self, NameError> {
+        if text == "@" {
+            return origin.cloned().ok_or(NameError::EmptyLabel);
+        }
+        if text == "." {
+            return Ok(Self::root());
+        }
+        let bytes = text.as_bytes();
+        let mut wire: Vec<u8> = Vec::with_capacity(bytes.len() + 2);
+        let mut label_start = 0usize;
+        wire.push(0);
+        let mut i = 0usize;
+        let mut absolute = false;
+        while i < bytes.len() {
+            let c = bytes[i];
+            match c {
+                b'.' => {
+                    let label_len = wire.len() - label_start - 1;
+                    if label_len == 0 {
+                        return Err(NameError::EmptyLabel);
+                    }
+                    if label_len > MAX_LABEL_LEN {
+                        return Err(NameError::LabelTooLong);
+                    }
+                    wire[label_start] = label_len as u8;
+                    if i + 1 == bytes.len() {
+                        absolute = true;
+                    } else {
+                        label_start = wire.len();
+                        wire.push(0);
+                    }
+                    i += 1;
+                }
+                b'\\' => {
+                    let (value, used) = unescape(&bytes[i + 1..]).ok_or(NameError::BadEscape)?;
+                    wire.push(value);
+                    i += 1 + used;
+                }
+                _ => {
+                    wire.push(c);
+                    i += 1;
+                }
+            }
+        }
+        if !absolute {
+            let label_len = wire.len() - label_start - 1;
+            if label_len == 0 {
+                return Err(NameError::EmptyLabel);
+            }
+            if label_len > MAX_LABEL_LEN {
+                return Err(NameError::LabelTooLong);
+            }
+            wire[label_start] = label_len as u8;
+            match origin {
+                Some(origin) => wire.extend_from_slice(&origin.0),
+                None => wire.push(0),
+            }
+        } else {
+            wire.push(0);
+        }
+        if wire.len() > MAX_NAME_LEN {
+            return Err(NameError::NameTooLong);
+        }
+        Ok(Self(wire.into_boxed_slice()))
+    }
+
+    /// The wire form, with the case it was written in.
+    pub fn as_wire(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Length of the wire form, root label included.
+    pub fn wire_len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.0.len() == 1
+    }
+
+    /// Number of labels, not counting the root.
+    pub fn label_count(&self) -> usize {
+        self.labels().count()
+    }
+
+    /// The labels from the leftmost to the last before the root.
+    pub fn labels(&self) -> Labels<'_> {
+        Labels { rest: &self.0 }
+    }
+
+    /// The name with the leftmost label removed; `None` for the root.
+    pub fn parent(&self) -> Option<Self> {
+        let skip = usize::from(*self.0.first()?);
+        if skip == 0 {
+            return None;
+        }
+        Some(Self(self.0.get(skip + 1..)?.into()))
+    }
+
+    /// A copy with ASCII letters lowered: the key form used by zone lookups.
+    pub fn to_lowercase(&self) -> Self {
+        Self(lowercase_wire(&self.0).into_boxed_slice())
+    }
+
+    /// True when `self` equals `ancestor` or lies below it.
+    pub fn is_subdomain_of(&self, ancestor: &Self) -> bool {
+        let (me, anc) = (&self.0, &ancestor.0);
+        if anc.len() > me.len() {
+            return false;
+        }
+        // Only a suffix that starts on a label boundary counts.
+        let mut pos = 0usize;
+        loop {
+            if me.len() - pos == anc.len() {
+                return me[pos..].eq_ignore_ascii_case(anc);
+            }
+            let len = usize::from(me[pos]);
+            if len == 0 {
+                return false;
+            }
+            pos += len + 1;
+            if pos >= me.len() {
+                return false;
+            }
+        }
+    }
+
+    /// `*.` prepended to this name (the wildcard owner below it).
+    pub fn wildcard_child(&self) -> Option<Self> {
+        self.prepend_label(b"*")
+    }
+
+    /// A new name with one more label on the left.
+    pub fn prepend_label(&self, label: &[u8]) -> Option<Self> {
+        if label.is_empty() || label.len() > MAX_LABEL_LEN {
+            return None;
+        }
+        if self.0.len() + label.len() + 1 > MAX_NAME_LEN {
+            return None;
+        }
+        let mut wire = Vec::with_capacity(self.0.len() + label.len() + 1);
+        wire.push(label.len() as u8);
+        wire.extend_from_slice(label);
+        wire.extend_from_slice(&self.0);
+        Some(Self(wire.into_boxed_slice()))
+    }
+
+    /// Replaces the suffix `old` (which `self` must be below) with `new`, as a
+    /// DNAME substitution does. `None` if the result would be too long.
+    pub fn replace_suffix(&self, old: &Self, new: &Self) -> Option<Self> {
+        let keep = self.0.len().checked_sub(old.0.len())?;
+        let total = keep + new.0.len();
+        if total > MAX_NAME_LEN {
+            return None;
+        }
+        let mut wire = Vec::with_capacity(total);
+        wire.extend_from_slice(self.0.get(..keep)?);
+        wire.extend_from_slice(&new.0);
+        Some(Self(wire.into_boxed_slice()))
+    }
+
+    pub fn is_wildcard(&self) -> bool {
+        self.0.get(..2) == Some(&[1, b'*'])
+    }
+
+    /// Compares in DNSSEC canonical order (RFC 4034 §6.1).
+    pub fn canonical_cmp(&self, other: &Self) -> Ordering {
+        let a: Vec<&[u8]> = self.labels().collect();
+        let b: Vec<&[u8]> = other.labels().collect();
+        for (la, lb) in a.iter().rev().zip(b.iter().rev()) {
+            let ord = la
+                .iter()
+                .map(u8::to_ascii_lowercase)
+                .cmp(lb.iter().map(u8::to_ascii_lowercase));
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        a.len().cmp(&b.len())
+    }
+}
+
+/// Lowercases ASCII letters of a wire-form name (length octets are < 64 and
+/// never letters, so a plain byte map is safe).
+pub fn lowercase_wire(wire: &[u8]) -> Vec<u8> {
+    wire.iter().map(u8::to_ascii_lowercase).collect()
+}
+
+/// Length of the uncompressed name at the start of `bytes`, or `None` if it is
+/// not a valid uncompressed name.
+pub fn wire_name_len(bytes: &[u8]) -> Option<usize> {
+    let mut pos = 0usize;
+    loop {
+        let len = usize::from(*bytes.get(pos)?);
+        if len > MAX_LABEL_LEN {
+            return None;
+        }
+        pos += len + 1;
+        if pos > MAX_NAME_LEN {
+            return None;
+        }
+        if len == 0 {
+            return Some(pos);
+        }
+    }
+}
+
+/// Decodes the escape after a backslash: `\DDD` (decimal) or `\X`.
+/// Returns the byte and how many input bytes were used.
+pub fn unescape(rest: &[u8]) -> Option<(u8, usize)> {
+    let first = *rest.first()?;
+    if first.is_ascii_digit() {
+        let digits = rest.get(..3)?;
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let value = digits
+            .iter()
+            .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
+        let value = u8::try_from(value).ok()?;
+        Some((value, 3))
+    } else {
+        Some((first, 1))
+    }
+}
+
+pub struct Labels<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Labels<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let len = usize::from(*self.rest.first()?);
+        if len == 0 {
+            return None;
+        }
+        let label = self.rest.get(1..=len)?;
+        self.rest = self.rest.get(len + 1..)?;
+        Some(label)
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
+}
+impl Eq for Name {}
+
+impl Hash for Name {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for b in self.0.iter() {
+            state.write_u8(b.to_ascii_lowercase());
+        }
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_root() {
+            return f.write_str(".");
+        }
+        for label in self.labels() {
+            for &b in label {
+                match b {
+                    b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {
+                        write!(f, "\\{}", b as char)?
+                    }
+                    0x21..=0x7e => write!(f, "{}", b as char)?,
+                    _ => write!(f, "\\{b:03}")?,
+                }
+            }
+            f.write_str(".")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Name({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> Name {
+        Name::parse(s, None).unwrap()
+    }
+
+    #[test]
+    fn parses_relative_and_absolute() {
+        let origin = n("example.com.");
+        assert_eq!(
+            Name::parse("www", Some(&origin)).unwrap(),
+            n("www.example.com.")
+        );
+        assert_eq!(Name::parse("@", Some(&origin)).unwrap(), origin);
+        assert_eq!(n("WWW.Example.COM."), n("www.example.com."));
+        assert_eq!(n(".").to_string(), ".");
+        assert_eq!(n("a\\.b.c.").label_count(), 2);
+        assert_eq!(n("a\\046b.c.").to_string(), "a\\.b.c.");
+    }
+
+    #[test]
+    fn rejects_bad_names() {
+        assert_eq!(Name::parse("a..b.", None), Err(NameError::EmptyLabel));
+        let long = "a".repeat(64);
+        assert_eq!(Name::parse(&long, None), Err(NameError::LabelTooLong));
+        let many = "abcdefghi.".repeat(26);
+        assert_eq!(Name::parse(&many, None), Err(NameError::NameTooLong));
+        assert_eq!(Name::parse("a\\25x.", None), Err(NameError::BadEscape));
+        assert_eq!(Name::parse("a\\300.", None), Err(NameError::BadEscape));
+    }
+
+    #[test]
+    fn subdomain_and_parent() {
+        let name = n("a.b.example.com.");
+        assert!(name.is_subdomain_of(&n("example.com.")));
+        assert!(name.is_subdomain_of(&n("B.EXAMPLE.com.")));
+        assert!(name.is_subdomain_of(&n(".")));
+        assert!(!name.is_subdomain_of(&n("ample.com.")));
+        assert!(!n("example.com.").is_subdomain_of(&name));
+        assert_eq!(name.parent().unwrap(), n("b.example.com."));
+        assert!(n(".").parent().is_none());
+    }
+
+    #[test]
+    fn canonical_order() {
+        let mut names: Vec<Name> = [
+            "z.example.",
+            "example.",
+            "a.example.",
+            "yljkjljk.a.example.",
+            "Z.a.example.",
+            "\\001.z.example.",
+            "*.z.example.",
+            "\\200.z.example.",
+        ]
+        .iter()
+        .map(|s| n(s))
+        .collect();
+        names.sort_by(Name::canonical_cmp);
+        let shown: Vec<String> = names.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "example.",
+                "a.example.",
+                "yljkjljk.a.example.",
+                "Z.a.example.",
+                "z.example.",
+                "\\001.z.example.",
+                "*.z.example.",
+                "\\200.z.example."
+            ]
+        );
+    }
+}
