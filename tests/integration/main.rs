@@ -1,0 +1,6 @@
+//! One test binary that drives the real `signpostd` (and peers) over the
+//! network on loopback, as `dig` would.
+
+#![allow(unreachable_pub, dead_code)]
+
+mod common;
