@@ -14,3 +14,10 @@
 
 pub mod name;
 pub mod zonefile;
+pub mod query;
+pub mod rtype;
+pub mod snapshot;
+pub mod zone;
+pub mod config;
+pub mod daemon;
+pub mod net;

@@ -1,1 +1,105 @@
-fn main() {}
+//! `signpostd`: the Signpost authoritative DNS server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use signpost::config::{self, Config, ZoneConfig};
+use signpost::name::Name;
+
+/// Authoritative DNS server with traffic-management routing policies.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Configuration file (TOML). Without it, --listen and --zone describe
+    /// everything.
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to serve UDP and TCP on (port 0 picks a free port); replaces
+    /// the config's list. Repeatable.
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Vec<SocketAddr>,
+    /// A zone to serve, in addition to the config's. Repeatable.
+    #[arg(long, value_name = "ORIGIN=FILE")]
+    zone: Vec<String>,
+    /// UDP sockets and threads per listen address (default: one per CPU).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Seconds a TCP connection may stay idle.
+    #[arg(long, value_name = "SECS")]
+    tcp_idle_timeout: Option<u64>,
+    /// Most simultaneous TCP connections.
+    #[arg(long, value_name = "N")]
+    tcp_max_connections: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SIGNPOST_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let config = match build_config(args) {
+        Ok(c) => c,
+        Err(messages) => {
+            for m in messages {
+                eprintln!("{m}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    match signpost::daemon::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("signpostd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn build_config(args: Args) -> Result<Config, Vec<String>> {
+    let mut config = match &args.config {
+        Some(path) => config::load(path)
+            .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?,
+        None => Config::default(),
+    };
+    if !args.listen.is_empty() {
+        config.listen = args.listen;
+    }
+    let mut errors = Vec::new();
+    for spec in &args.zone {
+        let Some((origin, file)) = spec.split_once('=') else {
+            errors.push(format!("--zone {spec}: expected ORIGIN=FILE"));
+            continue;
+        };
+        match Name::parse(origin, Some(&Name::root())) {
+            Ok(name) => config.zones.push(ZoneConfig {
+                name,
+                file: PathBuf::from(file),
+            }),
+            Err(e) => errors.push(format!("--zone {spec}: bad origin: {e}")),
+        }
+    }
+    if let Some(w) = args.workers {
+        config.workers = w.max(1);
+    }
+    if let Some(secs) = args.tcp_idle_timeout {
+        config.tcp_idle_timeout = Duration::from_secs(secs.max(1));
+    }
+    if let Some(n) = args.tcp_max_connections {
+        config.tcp_max_connections = n.max(1);
+    }
+    if config.listen.is_empty() {
+        errors.push("nothing to listen on: give --config FILE or --listen ADDR:PORT".into());
+    }
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(errors)
+    }
+}

@@ -11,10 +11,55 @@
 //! uncompressed wire form. Semantic checks (CNAME beside other data, records
 //! outside the zone, policy annotations) belong to `zone::build`.
 
+mod codec;
+mod generate;
+mod lexer;
+mod loader;
+mod present;
+mod rdata;
+mod types;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::name::Name;
+
+pub use present::{rdata_to_text, record_to_text};
+pub use types::{rtype_from_str, rtype_name};
+
+/// Reads a zone file (and the files it `$INCLUDE`s) for the zone `origin`.
+///
+/// Returns every record, or every problem found when there is at least one.
+pub fn parse_file(path: &Path, origin: &Name) -> Result<Vec<Record>, Vec<Diagnostic>> {
+    let text = std::fs::read(path).map_err(|e| {
+        vec![Diagnostic {
+            position: Position {
+                file: path.to_path_buf(),
+                line: 1,
+                col: 1,
+            },
+            message: format!("zone file cannot be read: {}", loader::io_reason(&e)),
+        }]
+    })?;
+    parse_bytes(&text, path, origin)
+}
+
+/// Like [`parse_file`], with the text already in memory; `file` names it in
+/// messages and anchors relative `$INCLUDE` paths.
+pub fn parse_str(text: &str, file: &Path, origin: &Name) -> Result<Vec<Record>, Vec<Diagnostic>> {
+    parse_bytes(text.as_bytes(), file, origin)
+}
+
+fn parse_bytes(text: &[u8], file: &Path, origin: &Name) -> Result<Vec<Record>, Vec<Diagnostic>> {
+    let top = std::fs::canonicalize(file).ok();
+    let mut loader = loader::Loader::new(origin.clone(), top);
+    loader.load_text(text, file, origin.clone());
+    if loader.diags.is_empty() {
+        Ok(loader.records)
+    } else {
+        Err(loader.diags)
+    }
+}
 
 /// Where something was written: file, 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,5 @@
 //! Starting `signpostd` on ephemeral loopback ports and talking DNS to it.
 
-
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -36,10 +34,8 @@ pub fn scratch_dir(tag: &str) -> PathBuf {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "{tag}-{}-{n}",
-        std::process::id()
-    ));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{tag}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -73,16 +69,13 @@ impl Server {
             .expect("start signpostd");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
-        let line = match lines.next() {
-            Some(Ok(line)) => line,
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "signpostd exited before listening: {}",
-                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
-                );
-            }
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "signpostd exited before listening: {}",
+                std::fs::read_to_string(&stderr_path).unwrap_or_default()
+            );
         };
         // `listening udp=ADDR:PORT tcp=ADDR:PORT`
         let mut udp = None;
@@ -166,7 +159,9 @@ pub fn udp_exchange(addr: SocketAddr, msg: &Message) -> Message {
 /// One query over a fresh TCP connection (2-byte length prefix).
 pub fn tcp_exchange(addr: SocketAddr, msg: &Message) -> Message {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
     tcp_send(&mut stream, &msg.to_vec().unwrap());
     let reply = tcp_recv(&mut stream).expect("tcp reply");
     Message::from_vec(&reply).expect("parse tcp reply")

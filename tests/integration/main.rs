@@ -4,3 +4,5 @@
 #![allow(unreachable_pub, dead_code)]
 
 mod common;
+mod differential;
+mod hostile;

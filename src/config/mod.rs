@@ -1,0 +1,210 @@
+//! The TOML configuration: [`spec`] mirrors the file with serde, and this
+//! module turns it into a validated [`Config`], reporting every problem as
+//! `file:line:col: message`.
+//!
+//! Relative paths in the file are relative to the directory of the config
+//! file, so a config and its zones can move together.
+
+pub mod spec;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::name::Name;
+use crate::snapshot::DEFAULT_EDNS_UDP_SIZE;
+use crate::zonefile::{Diagnostic, Position};
+
+/// One zone to serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneConfig {
+    pub name: Name,
+    pub file: PathBuf,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it was read from (`None` for the command-line form).
+    pub source: Option<PathBuf>,
+    pub listen: Vec<SocketAddr>,
+    /// UDP sockets (and threads) per listen address.
+    pub workers: usize,
+    pub edns_udp_size: u16,
+    pub tcp_idle_timeout: Duration,
+    pub tcp_max_connections: usize,
+    pub zones: Vec<ZoneConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            source: None,
+            listen: Vec::new(),
+            workers: default_workers(),
+            edns_udp_size: DEFAULT_EDNS_UDP_SIZE,
+            tcp_idle_timeout: Duration::from_secs(spec::DEFAULT_TCP_IDLE_TIMEOUT),
+            tcp_max_connections: spec::DEFAULT_TCP_MAX_CONNECTIONS,
+            zones: Vec::new(),
+        }
+    }
+}
+
+/// One UDP worker per CPU unless told otherwise.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Reads and validates a config file.
+pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![Diagnostic {
+            position: Position {
+                file: path.to_path_buf(),
+                line: 1,
+                col: 1,
+            },
+            message: format!("cannot read the config file: {e}"),
+        }]
+    })?;
+    parse(&text, path)
+}
+
+/// Line and column (1-based) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (u32, u32) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line as u32, col as u32)
+}
+
+/// Parses and validates config text; `path` names it in messages and
+/// anchors relative paths.
+pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
+    let at = |offset: usize, message: String| {
+        let (line, col) = line_col(text, offset);
+        Diagnostic {
+            position: Position {
+                file: path.to_path_buf(),
+                line,
+                col,
+            },
+            message,
+        }
+    };
+    let spec: spec::Spec = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        vec![at(offset, e.message().to_string())]
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut errors = Vec::new();
+    let mut config = Config {
+        source: Some(path.to_path_buf()),
+        ..Config::default()
+    };
+
+    for addr in &spec.server.listen {
+        match addr.get_ref().parse::<SocketAddr>() {
+            Ok(a) => config.listen.push(a),
+            Err(_) => errors.push(at(
+                addr.span().start,
+                format!(
+                    "listen address \"{}\" is not ADDRESS:PORT (write IPv6 as \"[::1]:53\")",
+                    addr.get_ref()
+                ),
+            )),
+        }
+    }
+    if config.listen.is_empty() && errors.is_empty() {
+        errors.push(at(0, "no listen address: set [server] listen".into()));
+    }
+    if let Some(workers) = spec.server.workers {
+        if workers > 0 {
+            config.workers = workers;
+        }
+    }
+    if let Some(size) = &spec.server.edns_udp_size {
+        if !(512..=4096).contains(size.get_ref()) {
+            errors.push(at(
+                size.span().start,
+                "edns_udp_size must be between 512 and 4096".into(),
+            ));
+        } else {
+            config.edns_udp_size = *size.get_ref();
+        }
+    }
+    if let Some(secs) = &spec.server.tcp_idle_timeout {
+        if *secs.get_ref() == 0 || *secs.get_ref() > 3600 {
+            errors.push(at(
+                secs.span().start,
+                "tcp_idle_timeout must be 1 to 3600 seconds".into(),
+            ));
+        } else {
+            config.tcp_idle_timeout = Duration::from_secs(*secs.get_ref());
+        }
+    }
+    if let Some(max) = spec.server.tcp_max_connections {
+        config.tcp_max_connections = max.max(1);
+    }
+    for zone in &spec.zone {
+        let name = match Name::parse(zone.name.get_ref(), Some(&Name::root())) {
+            Ok(n) => n,
+            Err(e) => {
+                errors.push(at(
+                    zone.name.span().start,
+                    format!("zone name \"{}\": {e}", zone.name.get_ref()),
+                ));
+                continue;
+            }
+        };
+        if config.zones.iter().any(|z| z.name == name) {
+            errors.push(at(
+                zone.name.span().start,
+                format!("zone \"{name}\" is listed twice"),
+            ));
+            continue;
+        }
+        let file = base.join(zone.file.get_ref());
+        if !file.is_file() {
+            errors.push(at(
+                zone.file.span().start,
+                format!("zone file \"{}\" does not exist", file.display()),
+            ));
+        }
+        config.zones.push(ZoneConfig { name, file });
+    }
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_unknown_keys_with_position() {
+        let text = "[server]\nlisten = [\"127.0.0.1:53\"]\nbogus = 1\n";
+        let errors = parse(text, Path::new("t.toml")).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].to_string().starts_with("t.toml:3:1: "),
+            "{}",
+            errors[0]
+        );
+        assert!(errors[0].message.contains("bogus"));
+    }
+
+    #[test]
+    fn reports_every_semantic_error() {
+        let text = "[server]\nlisten = [\"nope\", \"127.0.0.1:53\"]\nedns_udp_size = 100\n\n[[zone]]\nname = \"a..b\"\nfile = \"x\"\n";
+        let errors = parse(text, Path::new("t.toml")).unwrap_err();
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 3, "{shown:?}");
+        assert!(shown[0].starts_with("t.toml:2:11: listen address \"nope\""));
+        assert!(shown[1].starts_with("t.toml:3:17: edns_udp_size"));
+        assert!(shown[2].starts_with("t.toml:6:8: zone name \"a..b\""));
+    }
+}

@@ -1,0 +1,413 @@
+//! The authoritative answer algorithm of RFC 1034 §4.3.2, with wildcards
+//! (RFC 4592), DNAME (RFC 6672) and RFC 2308 negative answers.
+//!
+//! The result is an [`Answer`]: rcode, AA and three sections of references
+//! into the snapshot. Nothing here knows about wire format or sizes.
+
+use crate::name::{wire_name_len, Name, MAX_NAME_LEN};
+use crate::rtype;
+use crate::snapshot::Snapshot;
+use crate::zone::{Node, Rrset, Zone, FLAG_CUT, FLAG_DNAME, FLAG_OCCLUDED, FLAG_WILDCARD_CHILD};
+
+pub const RCODE_NOERROR: u8 = 0;
+pub const RCODE_FORMERR: u8 = 1;
+pub const RCODE_SERVFAIL: u8 = 2;
+pub const RCODE_NXDOMAIN: u8 = 3;
+pub const RCODE_NOTIMP: u8 = 4;
+pub const RCODE_REFUSED: u8 = 5;
+pub const RCODE_YXDOMAIN: u8 = 6;
+
+/// How long a CNAME/DNAME chain we follow before answering with what we have.
+const MAX_CHAIN: usize = 16;
+
+/// The owner name a record set is written with.
+#[derive(Debug, Clone)]
+pub enum Owner<'a> {
+    /// The question name, as the client spelled it.
+    Question,
+    /// A name stored in the snapshot (a node key or a name inside RDATA).
+    Wire(&'a [u8]),
+    /// A name made for this answer (the target of a DNAME substitution).
+    Owned(Name),
+}
+
+#[derive(Debug)]
+pub enum RrsetRef<'a> {
+    Zone(&'a Rrset),
+    Owned(Rrset),
+}
+
+impl RrsetRef<'_> {
+    pub fn get(&self) -> &Rrset {
+        match self {
+            Self::Zone(r) => r,
+            Self::Owned(r) => r,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Entry<'a> {
+    pub owner: Owner<'a>,
+    pub rrset: RrsetRef<'a>,
+}
+
+/// What to send, before it becomes wire format.
+#[derive(Debug, Default)]
+pub struct Answer<'a> {
+    pub rcode: u8,
+    pub authoritative: bool,
+    pub answer: Vec<Entry<'a>>,
+    pub authority: Vec<Entry<'a>>,
+    pub additional: Vec<Entry<'a>>,
+}
+
+impl<'a> Answer<'a> {
+    fn push_answer(&mut self, owner: Owner<'a>, rrset: &'a Rrset) {
+        self.answer.push(Entry {
+            owner,
+            rrset: RrsetRef::Zone(rrset),
+        });
+    }
+}
+
+/// Where a name landed inside a zone.
+enum Found<'a> {
+    /// The name exists.
+    Exact(&'a Node),
+    /// The name does not exist but `*.<closest encloser>` does.
+    Wildcard(&'a Node),
+    /// At or below a delegation point (`key` is the cut).
+    Delegation(&'a [u8], &'a Node),
+    /// Strictly below a DNAME owner.
+    Dname(&'a [u8], &'a Node),
+    NxDomain,
+}
+
+/// The name currently being looked up: a lowercased key plus how to write it.
+struct Current<'a> {
+    lower: [u8; MAX_NAME_LEN],
+    len: usize,
+    owner: Owner<'a>,
+}
+
+impl<'a> Current<'a> {
+    fn new(wire: &[u8], owner: Owner<'a>) -> Option<Self> {
+        let mut lower = [0u8; MAX_NAME_LEN];
+        let dest = lower.get_mut(..wire.len())?;
+        for (d, s) in dest.iter_mut().zip(wire) {
+            *d = s.to_ascii_lowercase();
+        }
+        Some(Self {
+            lower,
+            len: wire.len(),
+            owner,
+        })
+    }
+
+    fn key(&self) -> &[u8] {
+        self.lower.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// Answers `qname`/`qtype` from the snapshot. `qname` must be lowercased.
+pub fn resolve<'a>(snapshot: &'a Snapshot, qname: &[u8], qtype: u16) -> Answer<'a> {
+    let mut answer = Answer::default();
+    let Some(mut zone) = snapshot.find_zone(qname) else {
+        answer.rcode = RCODE_REFUSED;
+        return answer;
+    };
+    answer.authoritative = true;
+    let Some(mut current) = Current::new(qname, Owner::Question) else {
+        answer.rcode = RCODE_FORMERR;
+        return answer;
+    };
+    for _ in 0..MAX_CHAIN {
+        let next = match find(zone, current.key()) {
+            Found::Exact(node) => answer_node(zone, node, &current, qtype, &mut answer),
+            Found::Wildcard(node) => answer_node(zone, node, &current, qtype, &mut answer),
+            Found::Delegation(cut, node) => {
+                referral(zone, cut, node, &mut answer);
+                // Only the first name decides AA (RFC 1035 §4.1.1).
+                if answer.answer.is_empty() {
+                    answer.authoritative = false;
+                }
+                None
+            }
+            Found::Dname(owner, node) => dname(owner, node, &current, &mut answer),
+            Found::NxDomain => {
+                answer.rcode = RCODE_NXDOMAIN;
+                negative(zone, &mut answer);
+                None
+            }
+        };
+        let Some(next) = next else { return answer };
+        // Follow the chain: into any served zone, never in a circle.
+        if chain_revisits(qname, &answer, &next) {
+            return answer;
+        }
+        let Some(next_zone) = snapshot.find_zone(next.key()) else {
+            return answer;
+        };
+        zone = next_zone;
+        current = next;
+    }
+    answer
+}
+
+/// True when `next` is the question or already owns an answer record.
+fn chain_revisits(qname: &[u8], answer: &Answer<'_>, next: &Current<'_>) -> bool {
+    if next.key() == qname {
+        return true;
+    }
+    answer.answer.iter().any(|entry| match &entry.owner {
+        Owner::Wire(w) => w.eq_ignore_ascii_case(next.key()),
+        Owner::Owned(n) => n.as_wire().eq_ignore_ascii_case(next.key()),
+        Owner::Question => false,
+    })
+}
+
+fn find<'a>(zone: &'a Zone, key: &[u8]) -> Found<'a> {
+    if let Some(node) = zone.node(key) {
+        if !node.has(FLAG_OCCLUDED) {
+            // A cut itself is also Exact: answer_node refers every type but
+            // DS, which the parent side answers.
+            return Found::Exact(node);
+        }
+        return find_cut(zone, key);
+    }
+    // Walk up to the closest encloser; ENTs exist as nodes, so the first
+    // ancestor present is it.
+    let apex_len = zone.apex.wire_len();
+    let mut pos = 0usize;
+    while let Some(&len) = key.get(pos) {
+        if len == 0 || key.len() - pos <= apex_len {
+            break;
+        }
+        pos += usize::from(len) + 1;
+        let Some(ancestor) = key.get(pos..) else {
+            break;
+        };
+        let Some((ancestor, node)) = zone.node_entry(ancestor) else {
+            continue;
+        };
+        if node.has(FLAG_OCCLUDED) {
+            return find_cut(zone, ancestor);
+        }
+        if node.has(FLAG_CUT) {
+            return Found::Delegation(ancestor, node);
+        }
+        if node.has(FLAG_DNAME) {
+            return Found::Dname(ancestor, node);
+        }
+        if node.has(FLAG_WILDCARD_CHILD) {
+            let mut wild = [0u8; MAX_NAME_LEN + 2];
+            wild[0] = 1;
+            wild[1] = b'*';
+            if let Some(dest) = wild.get_mut(2..2 + ancestor.len()) {
+                dest.copy_from_slice(ancestor);
+                if let Some(node) = zone.node(wild.get(..2 + ancestor.len()).unwrap_or_default()) {
+                    return Found::Wildcard(node);
+                }
+            }
+        }
+        return Found::NxDomain;
+    }
+    Found::NxDomain
+}
+
+/// For a name at or below occluded data: the topmost delegation or DNAME
+/// above it decides.
+fn find_cut<'a>(zone: &'a Zone, key: &[u8]) -> Found<'a> {
+    let apex_len = zone.apex.wire_len();
+    let mut starts = [0usize; 128];
+    let mut n = 0usize;
+    let mut pos = 0usize;
+    while let Some(&len) = key.get(pos) {
+        if len == 0 || key.len() - pos <= apex_len {
+            break;
+        }
+        if let Some(slot) = starts.get_mut(n) {
+            *slot = pos;
+            n += 1;
+        }
+        pos += usize::from(len) + 1;
+    }
+    // From the name just below the apex downwards.
+    for &start in starts.get(..n).unwrap_or_default().iter().rev() {
+        let Some(ancestor) = key.get(start..) else {
+            continue;
+        };
+        let Some((ancestor, node)) = zone.node_entry(ancestor) else {
+            continue;
+        };
+        let is_qname = start == 0;
+        if node.has(FLAG_CUT) {
+            return Found::Delegation(ancestor, node);
+        }
+        if node.has(FLAG_DNAME) && !is_qname {
+            return Found::Dname(ancestor, node);
+        }
+    }
+    // A DNAME at the apex occludes everything below it.
+    if let Some(apex) = zone.apex_node() {
+        if apex.has(FLAG_DNAME) && key.len() > apex_len {
+            return Found::Dname(zone.apex.as_wire(), apex);
+        }
+    }
+    Found::NxDomain
+}
+
+/// Answers at a node that exists (or a wildcard standing in for it).
+/// Returns the next name when a CNAME must be followed.
+fn answer_node<'a>(
+    zone: &'a Zone,
+    node: &'a Node,
+    current: &Current<'a>,
+    qtype: u16,
+    answer: &mut Answer<'a>,
+) -> Option<Current<'a>> {
+    if node.has(FLAG_CUT) && qtype != rtype::DS {
+        if let Some(cut) = zone.nodes.get_key_value(current.key()) {
+            referral(zone, cut.0, node, answer);
+            if answer.answer.is_empty() {
+                answer.authoritative = false;
+            }
+        }
+        return None;
+    }
+    if qtype == rtype::ANY {
+        return any(zone, node, current, answer);
+    }
+    if let Some(rrset) = node.rrset(qtype) {
+        answer.push_answer(current.owner.clone(), rrset);
+        add_additional(zone, rrset, answer);
+        return None;
+    }
+    if let Some(cname) = node.rrset(rtype::CNAME) {
+        answer.push_answer(current.owner.clone(), cname);
+        let target = cname.rdatas().next()?;
+        let len = wire_name_len(target)?;
+        return Current::new(target.get(..len)?, Owner::Wire(target.get(..len)?));
+    }
+    negative(zone, answer);
+    None
+}
+
+/// RFC 8482 §4.2: one RRset answers ANY, so ANY cannot be used to amplify.
+/// We pick the first RRset of the node in type order, which is stable.
+fn any<'a>(
+    zone: &'a Zone,
+    node: &'a Node,
+    current: &Current<'a>,
+    answer: &mut Answer<'a>,
+) -> Option<Current<'a>> {
+    match node.rrsets.first() {
+        Some(rrset) => answer.push_answer(current.owner.clone(), rrset),
+        None => negative(zone, answer),
+    }
+    None
+}
+
+/// NXDOMAIN or NODATA: the SOA with the negative TTL in authority.
+fn negative<'a>(zone: &'a Zone, answer: &mut Answer<'a>) {
+    answer.authority.push(Entry {
+        owner: Owner::Wire(zone.apex.as_wire()),
+        rrset: RrsetRef::Zone(&zone.negative_soa),
+    });
+}
+
+/// A referral: the cut's NS in authority and the addresses of its name
+/// servers that we hold (glue or in-zone data) in additional.
+fn referral<'a>(zone: &'a Zone, cut: &'a [u8], node: &'a Node, answer: &mut Answer<'a>) {
+    let Some(ns) = node.rrset(rtype::NS) else {
+        return;
+    };
+    answer.authority.push(Entry {
+        owner: Owner::Wire(cut),
+        rrset: RrsetRef::Zone(ns),
+    });
+    if let Some(ds) = node.rrset(rtype::DS) {
+        // DS proves the delegation is signed; it belongs to the parent.
+        answer.authority.push(Entry {
+            owner: Owner::Wire(cut),
+            rrset: RrsetRef::Zone(ds),
+        });
+    }
+    for target in ns.rdatas() {
+        add_addresses(zone, target, answer);
+    }
+}
+
+/// A DNAME above the name: the DNAME itself, a CNAME synthesised from it
+/// (RFC 6672 §3.4, TTL of the DNAME), then the substituted name to follow.
+fn dname<'a>(
+    owner: &'a [u8],
+    node: &'a Node,
+    current: &Current<'a>,
+    answer: &mut Answer<'a>,
+) -> Option<Current<'a>> {
+    let dname = node.rrset(rtype::DNAME)?;
+    answer.push_answer(Owner::Wire(owner), dname);
+    let target = dname.rdatas().next()?;
+    let target = Name::from_wire(target.get(..wire_name_len(target)?)?)?;
+    let query_name = Name::from_wire(current.key())?;
+    let old_suffix = Name::from_wire(owner)?;
+    let Some(substituted) = query_name.replace_suffix(&old_suffix, &target) else {
+        // RFC 6672 §2.2: the result is too long.
+        answer.rcode = RCODE_YXDOMAIN;
+        return None;
+    };
+    let cname = Rrset::new(rtype::CNAME, dname.ttl, &[substituted.as_wire()]);
+    answer.answer.push(Entry {
+        owner: current.owner.clone(),
+        rrset: RrsetRef::Owned(cname),
+    });
+    Current::new(substituted.as_wire(), Owner::Owned(substituted.clone()))
+}
+
+/// Additional-section processing (RFC 1035 §3.3): addresses of the names an
+/// NS, MX or SRV answer points to, when this zone holds them.
+fn add_additional<'a>(zone: &'a Zone, rrset: &'a Rrset, answer: &mut Answer<'a>) {
+    let offset = match rrset.rtype {
+        rtype::NS => 0,
+        rtype::MX => 2,
+        rtype::SRV => 6,
+        _ => return,
+    };
+    for rdata in rrset.rdatas() {
+        if let Some(target) = rdata.get(offset..) {
+            add_addresses(zone, target, answer);
+        }
+    }
+}
+
+fn add_addresses<'a>(zone: &'a Zone, target: &'a [u8], answer: &mut Answer<'a>) {
+    let Some(len) = wire_name_len(target) else {
+        return;
+    };
+    let Some(target) = target.get(..len) else {
+        return;
+    };
+    let Some(current) = Current::new(target, Owner::Wire(target)) else {
+        return;
+    };
+    let Some(node) = zone.node(current.key()) else {
+        return;
+    };
+    let already = answer.additional.iter().any(|e| match e.owner {
+        Owner::Wire(w) => w.eq_ignore_ascii_case(target),
+        _ => false,
+    });
+    if already {
+        return;
+    }
+    for rtype in [rtype::A, rtype::AAAA] {
+        if let Some(rrset) = node.rrset(rtype) {
+            answer.additional.push(Entry {
+                owner: Owner::Wire(target),
+                rrset: RrsetRef::Zone(rrset),
+            });
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Answering one query, top to bottom: parse → checks → lookup → wire.
+//!
+//! [`respond`] is a plain synchronous function over an immutable
+//! [`Snapshot`]; only `net` is async. It takes no lock and allocates only
+//! for the section lists (and for DNAME-synthesised names).
+
+pub mod lookup;
+pub mod request;
+pub mod wire;
+
+use crate::rtype;
+use crate::snapshot::Snapshot;
+use lookup::{Answer, Entry, Owner, RCODE_FORMERR, RCODE_NOTIMP, RCODE_REFUSED};
+use request::{Edns, Reject, Request};
+use wire::{Full, Writer, FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, OPT_LEN};
+
+/// How the query arrived; it decides the size limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// Smallest UDP payload every client accepts (RFC 1035 §4.2.1).
+const MIN_UDP_SIZE: u16 = 512;
+/// Extended RCODE BADVERS (16), upper eight bits as carried in OPT.
+const BADVERS_HIGH: u8 = 1;
+
+/// Writes the response to `packet` into `out`. Returns false when the
+/// packet deserves no response at all.
+pub fn respond(
+    snapshot: &Snapshot,
+    packet: &[u8],
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> bool {
+    let request = match request::parse(packet) {
+        Ok(request) => request,
+        Err(Reject::Drop) => return false,
+        Err(Reject::FormErr {
+            id,
+            flags,
+            question,
+        }) => {
+            error_reply(out, id, flags, question.unwrap_or_default(), RCODE_FORMERR);
+            return true;
+        }
+        Err(Reject::NotImp {
+            id,
+            flags,
+            question,
+        }) => {
+            error_reply(out, id, flags, question.unwrap_or_default(), RCODE_NOTIMP);
+            return true;
+        }
+    };
+    let flags = reply_flags(&request);
+
+    if let Some(edns) = request.edns {
+        if edns.version != 0 {
+            // RFC 6891 §6.1.3: BADVERS, answered with the version we speak.
+            let mut w = Writer::new(out, request.id, flags, request.question, usize::MAX);
+            w.opt(snapshot.edns_udp_size, BADVERS_HIGH, edns.dnssec_ok);
+            w.set_count(3, 1);
+            return true;
+        }
+    }
+    if let Some(rcode) = refuse_early(&request) {
+        let mut w = Writer::new(
+            out,
+            request.id,
+            flags | u16::from(rcode),
+            request.question,
+            usize::MAX,
+        );
+        finish_opt(&mut w, snapshot, request.edns, 0);
+        return true;
+    }
+
+    let answer = lookup::resolve(snapshot, request.qname.as_wire(), request.qtype);
+    write_answer(snapshot, &request, flags, &answer, transport, out);
+    true
+}
+
+/// Flags every reply starts with: QR, the opcode, and RD and CD copied
+/// (RFC 1035 §4.1.1, RFC 4035 §3.1.6). RA stays clear: no recursion here.
+fn reply_flags(request: &Request<'_>) -> u16 {
+    let mut flags = FLAG_QR | (u16::from(request.opcode) << 11);
+    if request.recursion_desired {
+        flags |= FLAG_RD;
+    }
+    if request.checking_disabled {
+        flags |= FLAG_CD;
+    }
+    flags
+}
+
+/// Questions refused before any lookup: other classes, zone transfers
+/// (not offered), and meta types that are not questions.
+fn refuse_early(request: &Request<'_>) -> Option<u8> {
+    if request.qclass != rtype::CLASS_IN {
+        return Some(RCODE_REFUSED);
+    }
+    match request.qtype {
+        rtype::OPT | rtype::TSIG | rtype::TKEY => Some(RCODE_FORMERR),
+        rtype::AXFR | rtype::IXFR => Some(RCODE_REFUSED),
+        rtype::MAILA | rtype::MAILB => Some(RCODE_NOTIMP),
+        _ => None,
+    }
+}
+
+fn error_reply(out: &mut Vec<u8>, id: u16, query_flags: u16, question: &[u8], rcode: u8) {
+    // Keep opcode, RD and CD; everything else is ours.
+    let flags = FLAG_QR | (query_flags & (0x7800 | FLAG_RD | FLAG_CD)) | u16::from(rcode);
+    Writer::new(out, id, flags, question, usize::MAX);
+}
+
+fn finish_opt(w: &mut Writer<'_>, snapshot: &Snapshot, edns: Option<Edns>, additional: u16) {
+    match edns {
+        Some(edns) => {
+            w.opt(snapshot.edns_udp_size, 0, edns.dnssec_ok);
+            w.set_count(3, additional + 1);
+        }
+        None => w.set_count(3, additional),
+    }
+}
+
+fn size_limit(snapshot: &Snapshot, request: &Request<'_>, transport: Transport) -> usize {
+    match (transport, request.edns) {
+        (Transport::Tcp, _) => usize::from(u16::MAX),
+        (Transport::Udp, None) => usize::from(MIN_UDP_SIZE),
+        (Transport::Udp, Some(edns)) => {
+            let size = edns
+                .udp_size
+                .clamp(MIN_UDP_SIZE, snapshot.edns_udp_size.max(MIN_UDP_SIZE));
+            usize::from(size) - OPT_LEN
+        }
+    }
+}
+
+fn write_answer(
+    snapshot: &Snapshot,
+    request: &Request<'_>,
+    mut flags: u16,
+    answer: &Answer<'_>,
+    transport: Transport,
+    out: &mut Vec<u8>,
+) {
+    if answer.authoritative {
+        flags |= FLAG_AA;
+    }
+    flags |= u16::from(answer.rcode & 0xf);
+    let limit = size_limit(snapshot, request, transport);
+    let mut w = Writer::new(out, request.id, flags, request.question, limit);
+    let question_end = w.len();
+
+    let sections = write_section(&mut w, &answer.answer)
+        .and_then(|an| write_section(&mut w, &answer.authority).map(|ns| (an, ns)));
+    let additional = match sections {
+        Ok((an, ns)) => {
+            w.set_count(1, an);
+            w.set_count(2, ns);
+            // Additional data is optional: what does not fit is left out.
+            let mut ar = 0u16;
+            for entry in &answer.additional {
+                match w.rrset(owner_wire(&entry.owner), entry.rrset.get()) {
+                    Ok(n) => ar = ar.saturating_add(n),
+                    Err(Full) => break,
+                }
+            }
+            ar
+        }
+        Err(Full) => {
+            // RFC 2181 §9: a required RRset did not fit; send the question
+            // with TC so the client retries over TCP.
+            w.truncate(question_end);
+            w.set_count(1, 0);
+            w.set_count(2, 0);
+            w.set_flags(w.flags() | FLAG_TC);
+            0
+        }
+    };
+    finish_opt(&mut w, snapshot, request.edns, additional);
+}
+
+fn write_section(w: &mut Writer<'_>, entries: &[Entry<'_>]) -> Result<u16, Full> {
+    let mut count = 0u16;
+    for entry in entries {
+        count = count.saturating_add(w.rrset(owner_wire(&entry.owner), entry.rrset.get())?);
+    }
+    Ok(count)
+}
+
+fn owner_wire<'e>(owner: &'e Owner<'_>) -> Option<&'e [u8]> {
+    match owner {
+        Owner::Question => None,
+        Owner::Wire(w) => Some(w),
+        Owner::Owned(name) => Some(name.as_wire()),
+    }
+}

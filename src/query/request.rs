@@ -1,0 +1,331 @@
+//! Parsing an incoming query: header, the one question, and the OPT record.
+//!
+//! Only what answering needs is decoded, straight from the packet bytes and
+//! without allocation. Anything malformed is classified so the caller can
+//! drop it (not a query at all) or answer FORMERR / NOTIMP / BADVERS.
+
+use crate::name::{MAX_LABEL_LEN, MAX_NAME_LEN};
+use crate::rtype;
+
+pub const HEADER_LEN: usize = 12;
+pub const OPCODE_QUERY: u8 = 0;
+
+/// The parts of an OPT record (RFC 6891 §6.1.2) that shape the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edns {
+    pub udp_size: u16,
+    pub version: u8,
+    pub dnssec_ok: bool,
+}
+
+/// A well-formed query.
+#[derive(Debug)]
+pub struct Request<'a> {
+    pub id: u16,
+    pub opcode: u8,
+    pub recursion_desired: bool,
+    pub checking_disabled: bool,
+    /// The question section exactly as received (name with the client's
+    /// case, type, class), echoed in the response.
+    pub question: &'a [u8],
+    /// Lowercased wire form of the question name.
+    pub qname: NameBuf,
+    pub qtype: u16,
+    pub qclass: u16,
+    pub edns: Option<Edns>,
+}
+
+/// Why a packet is not a query we can answer normally.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reject<'a> {
+    /// Not worth a reply: too short to carry an ID, or itself a response.
+    Drop,
+    /// Malformed: FORMERR. The question is echoed when it parsed.
+    FormErr {
+        id: u16,
+        flags: u16,
+        question: Option<&'a [u8]>,
+    },
+    /// An opcode we do not implement: NOTIMP.
+    NotImp {
+        id: u16,
+        flags: u16,
+        question: Option<&'a [u8]>,
+    },
+}
+
+/// A wire-form name in a fixed buffer, so parsing never allocates.
+#[derive(Clone)]
+pub struct NameBuf {
+    bytes: [u8; MAX_NAME_LEN],
+    len: u8,
+}
+
+impl NameBuf {
+    pub fn from_wire(wire: &[u8]) -> Option<Self> {
+        let mut bytes = [0u8; MAX_NAME_LEN];
+        bytes.get_mut(..wire.len())?.copy_from_slice(wire);
+        Some(Self {
+            bytes,
+            len: u8::try_from(wire.len()).ok()?,
+        })
+    }
+
+    pub fn as_wire(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for NameBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match crate::name::Name::from_wire(self.as_wire()) {
+            Some(name) => write!(f, "{name}"),
+            None => write!(f, "{:?}", self.as_wire()),
+        }
+    }
+}
+
+fn be16(bytes: &[u8], at: usize) -> Option<u16> {
+    let b = bytes.get(at..at + 2)?;
+    Some(u16::from_be_bytes([b[0], b[1]]))
+}
+
+/// Parses a query packet.
+pub fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
+    let (Some(id), Some(flags)) = (be16(packet, 0), be16(packet, 2)) else {
+        return Err(Reject::Drop);
+    };
+    if packet.len() < HEADER_LEN || flags & 0x8000 != 0 {
+        return Err(Reject::Drop);
+    }
+    let opcode = ((flags >> 11) & 0xf) as u8;
+    let counts = [
+        be16(packet, 4).unwrap_or(0),
+        be16(packet, 6).unwrap_or(0),
+        be16(packet, 8).unwrap_or(0),
+        be16(packet, 10).unwrap_or(0),
+    ];
+    let formerr = |question| Reject::FormErr {
+        id,
+        flags,
+        question,
+    };
+    if counts[0] != 1 {
+        return Err(if opcode == OPCODE_QUERY {
+            formerr(None)
+        } else {
+            Reject::NotImp {
+                id,
+                flags,
+                question: None,
+            }
+        });
+    }
+    let Some((qname, name_len)) = parse_question_name(packet, HEADER_LEN) else {
+        return Err(formerr(None));
+    };
+    let qtype_at = HEADER_LEN + name_len;
+    let (Some(qtype), Some(qclass)) = (be16(packet, qtype_at), be16(packet, qtype_at + 2)) else {
+        return Err(formerr(None));
+    };
+    let question_end = qtype_at + 4;
+    let question = packet.get(HEADER_LEN..question_end).unwrap_or_default();
+    if opcode != OPCODE_QUERY {
+        return Err(Reject::NotImp {
+            id,
+            flags,
+            question: Some(question),
+        });
+    }
+    // A query carries no answer or authority records (RFC 1035 §4.1.1).
+    if counts[1] != 0 || counts[2] != 0 {
+        return Err(formerr(Some(question)));
+    }
+    let mut edns = None;
+    let mut at = question_end;
+    for _ in 0..counts[3] {
+        let Some(record) = parse_additional(packet, at) else {
+            return Err(formerr(Some(question)));
+        };
+        at = record.end;
+        if record.rtype == rtype::OPT {
+            // One OPT, owned by the root (RFC 6891 §6.1.1).
+            if edns.is_some() || !record.owner_is_root || !options_well_formed(record.rdata) {
+                return Err(formerr(Some(question)));
+            }
+            edns = Some(Edns {
+                udp_size: record.class,
+                version: (record.ttl >> 16) as u8,
+                dnssec_ok: record.ttl & 0x8000 != 0,
+            });
+        }
+    }
+    if at != packet.len() {
+        return Err(formerr(Some(question)));
+    }
+    Ok(Request {
+        id,
+        opcode,
+        recursion_desired: flags & 0x0100 != 0,
+        checking_disabled: flags & 0x0010 != 0,
+        question,
+        qname,
+        qtype,
+        qclass,
+        edns,
+    })
+}
+
+/// The question name: plain labels only. A compression pointer there could
+/// only point into the header, so it is malformed.
+fn parse_question_name(packet: &[u8], start: usize) -> Option<(NameBuf, usize)> {
+    let mut buf = NameBuf {
+        bytes: [0u8; MAX_NAME_LEN],
+        len: 0,
+    };
+    let mut pos = start;
+    let mut out = 0usize;
+    loop {
+        let len = usize::from(*packet.get(pos)?);
+        if len > MAX_LABEL_LEN {
+            return None;
+        }
+        let label = packet.get(pos..pos + 1 + len)?;
+        let dest = buf.bytes.get_mut(out..out + 1 + len)?;
+        for (d, s) in dest.iter_mut().zip(label) {
+            *d = s.to_ascii_lowercase();
+        }
+        out += 1 + len;
+        pos += 1 + len;
+        if len == 0 {
+            buf.len = u8::try_from(out).ok()?;
+            return Some((buf, pos - start));
+        }
+    }
+}
+
+struct AdditionalRecord<'a> {
+    owner_is_root: bool,
+    rtype: u16,
+    class: u16,
+    ttl: u32,
+    rdata: &'a [u8],
+    end: usize,
+}
+
+fn parse_additional(packet: &[u8], start: usize) -> Option<AdditionalRecord<'_>> {
+    let name_end = skip_name(packet, start)?;
+    let rtype = be16(packet, name_end)?;
+    let class = be16(packet, name_end + 2)?;
+    let ttl =
+        (u32::from(be16(packet, name_end + 4)?) << 16) | u32::from(be16(packet, name_end + 6)?);
+    let rdlen = usize::from(be16(packet, name_end + 8)?);
+    let rdata = packet.get(name_end + 10..name_end + 10 + rdlen)?;
+    Some(AdditionalRecord {
+        owner_is_root: name_end == start + 1 && packet.get(start) == Some(&0),
+        rtype,
+        class,
+        ttl,
+        rdata,
+        end: name_end + 10 + rdlen,
+    })
+}
+
+/// Skips a possibly compressed name; pointers must point backwards, which
+/// also rules out loops.
+fn skip_name(packet: &[u8], start: usize) -> Option<usize> {
+    let mut pos = start;
+    loop {
+        let len = *packet.get(pos)?;
+        match len {
+            0 => return Some(pos + 1),
+            1..=63 => pos += 1 + usize::from(len),
+            0xc0..=0xff => {
+                let target = usize::from(be16(packet, pos)? & 0x3fff);
+                if target >= pos {
+                    return None;
+                }
+                return Some(pos + 2);
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// EDNS options are TLVs that must exactly fill the RDATA.
+fn options_well_formed(mut rdata: &[u8]) -> bool {
+    while !rdata.is_empty() {
+        let Some(len) = be16(rdata, 2) else {
+            return false;
+        };
+        let Some(rest) = rdata.get(4 + usize::from(len)..) else {
+            return false;
+        };
+        rdata = rest;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(name: &[u8], extra: &[u8], arcount: u16) -> Vec<u8> {
+        let mut p = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0];
+        p.extend_from_slice(&arcount.to_be_bytes());
+        p.extend_from_slice(name);
+        p.extend_from_slice(&[0, 1, 0, 1]);
+        p.extend_from_slice(extra);
+        p
+    }
+
+    #[test]
+    fn parses_plain_query_lowercased() {
+        let p = query(b"\x03WwW\x07example\x00", &[], 0);
+        let r = parse(&p).unwrap();
+        assert_eq!(r.id, 0x1234);
+        assert_eq!(r.qname.as_wire(), b"\x03www\x07example\x00");
+        assert_eq!(r.question.get(1..4), Some(&b"WwW"[..]));
+        assert!(r.recursion_desired);
+        assert!(r.edns.is_none());
+    }
+
+    #[test]
+    fn parses_edns() {
+        let opt = [0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 4, 0, 8, 0, 0];
+        // option code 8 length 0 is fine; 4 bytes declared: code(2) len(2)
+        let p = query(b"\x00", &opt[..15], 1);
+        let r = parse(&p).unwrap();
+        assert_eq!(
+            r.edns,
+            Some(Edns {
+                udp_size: 4096,
+                version: 0,
+                dnssec_ok: true
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        assert_eq!(parse(&[1, 2, 3]).unwrap_err(), Reject::Drop);
+        let mut response = query(b"\x00", &[], 0);
+        response[2] |= 0x80;
+        assert_eq!(parse(&response).unwrap_err(), Reject::Drop);
+        for bad in [
+            query(b"\xc0\x0c", &[], 0),
+            query(b"\x40aaaa\x00", &[], 0),
+            query(b"\x00", &[1], 0),
+            query(b"\x00", &[], 1),
+            query(b"\x00", &[0, 0, 41, 0, 0, 0, 0, 0, 0, 0, 3, 0, 1, 0], 1),
+        ] {
+            assert!(
+                matches!(parse(&bad), Err(Reject::FormErr { .. })),
+                "{bad:?}"
+            );
+        }
+        let mut notify = query(b"\x00", &[], 0);
+        notify[2] = 0x20;
+        assert!(matches!(parse(&notify), Err(Reject::NotImp { .. })));
+    }
+}

@@ -1,0 +1,308 @@
+//! Writing a response: header, echoed question, records with name
+//! compression (RFC 1035 §4.1.4), OPT, and the size limit that decides TC.
+//!
+//! Owner names that equal the question name become a pointer to offset 12,
+//! which also keeps the client's spelling of the name (case preservation).
+//! Names inside RDATA are compressed only for the RFC 1035 types.
+
+use crate::rtype::{self, RdataNames};
+use crate::zone::Rrset;
+
+/// Response header flag bits.
+pub const FLAG_QR: u16 = 0x8000;
+pub const FLAG_AA: u16 = 0x0400;
+pub const FLAG_TC: u16 = 0x0200;
+pub const FLAG_RD: u16 = 0x0100;
+pub const FLAG_CD: u16 = 0x0010;
+
+/// Size of the OPT record we add: root, type, class, TTL, RDLENGTH 0.
+pub const OPT_LEN: usize = 11;
+
+/// The record did not fit under the size limit.
+#[derive(Debug)]
+pub struct Full;
+
+/// Most offsets worth remembering for compression; later names are written
+/// in full, which is only a little larger.
+const MAX_TARGETS: usize = 48;
+
+pub struct Writer<'b> {
+    buf: &'b mut Vec<u8>,
+    limit: usize,
+    /// Offsets of labels already written that later names may point to.
+    targets: [u16; MAX_TARGETS],
+    n_targets: usize,
+}
+
+impl<'b> Writer<'b> {
+    /// Starts a response: `header` flags and the echoed question (which may
+    /// be empty). `limit` bounds the total size.
+    pub fn new(buf: &'b mut Vec<u8>, id: u16, flags: u16, question: &[u8], limit: usize) -> Self {
+        buf.clear();
+        buf.extend_from_slice(&id.to_be_bytes());
+        buf.extend_from_slice(&flags.to_be_bytes());
+        let qdcount: u16 = if question.is_empty() { 0 } else { 1 };
+        buf.extend_from_slice(&qdcount.to_be_bytes());
+        buf.extend_from_slice(&[0; 6]);
+        buf.extend_from_slice(question);
+        let mut writer = Self {
+            buf,
+            limit,
+            targets: [0; MAX_TARGETS],
+            n_targets: 0,
+        };
+        if !question.is_empty() {
+            let name_len = crate::name::wire_name_len(question).unwrap_or(1);
+            writer.remember_labels(12, name_len);
+        }
+        writer
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Cuts the message back to `len` bytes, forgetting compression targets
+    /// that pointed past it.
+    pub fn truncate(&mut self, len: usize) {
+        self.buf.truncate(len);
+        let mut kept = 0;
+        for i in 0..self.n_targets.min(MAX_TARGETS) {
+            let t = self.targets.get(i).copied().unwrap_or(u16::MAX);
+            if usize::from(t) < len {
+                if let Some(slot) = self.targets.get_mut(kept) {
+                    *slot = t;
+                }
+                kept += 1;
+            }
+        }
+        self.n_targets = kept;
+    }
+
+    pub fn set_flags(&mut self, flags: u16) {
+        if let Some(b) = self.buf.get_mut(2..4) {
+            b.copy_from_slice(&flags.to_be_bytes());
+        }
+    }
+
+    pub fn flags(&self) -> u16 {
+        self.buf
+            .get(2..4)
+            .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    /// Sets one of the section counts (1 = answer, 2 = authority, 3 = additional).
+    pub fn set_count(&mut self, section: usize, count: u16) {
+        let at = 4 + section * 2;
+        if let Some(b) = self.buf.get_mut(at..at + 2) {
+            b.copy_from_slice(&count.to_be_bytes());
+        }
+    }
+
+    /// Appends every record of `rrset` under `owner`. `owner` of `None`
+    /// means the question name. On [`Full`] the message is left as it was.
+    pub fn rrset(&mut self, owner: Option<&[u8]>, rrset: &Rrset) -> Result<u16, Full> {
+        let start = self.buf.len();
+        let mut first_owner_at: Option<u16> = None;
+        for record in rrset.records() {
+            // Owner: the question, or the name written once and pointed to
+            // from the second record on.
+            match (owner, first_owner_at) {
+                (None, _) => self.buf.extend_from_slice(&[0xc0, 12]),
+                (Some(_), Some(at)) => self.buf.extend_from_slice(&(0xc000 | at).to_be_bytes()),
+                (Some(name), None) => {
+                    let at = self.buf.len();
+                    self.name(name);
+                    // A pointer only reaches the first 16 KiB.
+                    if at < 0x3fff {
+                        first_owner_at = Some(at as u16);
+                    }
+                }
+            }
+            self.record_body(rrset.rtype, record);
+            if self.buf.len() > self.limit {
+                self.truncate(start);
+                return Err(Full);
+            }
+        }
+        Ok(rrset.count)
+    }
+
+    /// TYPE, CLASS, TTL, RDLENGTH, RDATA, compressing RDATA names where allowed.
+    fn record_body(&mut self, rtype: u16, record: &[u8]) {
+        let (fixed, rdata) = record.split_at(record.len().min(10));
+        match rtype::compressible_names(rtype) {
+            RdataNames::None => self.buf.extend_from_slice(record),
+            names => {
+                self.buf
+                    .extend_from_slice(fixed.get(..8).unwrap_or_default());
+                let len_at = self.buf.len();
+                self.buf.extend_from_slice(&[0, 0]);
+                let start = self.buf.len();
+                self.compressed_rdata(names, rdata);
+                let written = (self.buf.len() - start).min(0xffff) as u16;
+                if let Some(b) = self.buf.get_mut(len_at..len_at + 2) {
+                    b.copy_from_slice(&written.to_be_bytes());
+                }
+            }
+        }
+    }
+
+    fn compressed_rdata(&mut self, names: RdataNames, rdata: &[u8]) {
+        let mut pos = 0usize;
+        let count = match names {
+            RdataNames::None => 0,
+            RdataNames::One(at) => {
+                self.buf
+                    .extend_from_slice(rdata.get(..at).unwrap_or_default());
+                pos = at;
+                1
+            }
+            RdataNames::Two => 2,
+        };
+        for _ in 0..count {
+            let rest = rdata.get(pos..).unwrap_or_default();
+            let Some(len) = crate::name::wire_name_len(rest) else {
+                break;
+            };
+            self.name(rest.get(..len).unwrap_or_default());
+            pos += len;
+        }
+        self.buf
+            .extend_from_slice(rdata.get(pos..).unwrap_or_default());
+    }
+
+    /// Writes a name, pointing at the longest suffix already in the message.
+    pub fn name(&mut self, name: &[u8]) {
+        let mut pos = 0usize;
+        while let Some(&len) = name.get(pos) {
+            if len == 0 {
+                break;
+            }
+            let suffix = name.get(pos..).unwrap_or_default();
+            if let Some(target) = self.find_target(suffix) {
+                let start = self.buf.len();
+                self.buf
+                    .extend_from_slice(name.get(..pos).unwrap_or_default());
+                self.buf.extend_from_slice(&(0xc000 | target).to_be_bytes());
+                self.remember_labels(start, pos);
+                return;
+            }
+            pos += usize::from(len) + 1;
+        }
+        let start = self.buf.len();
+        self.buf.extend_from_slice(name);
+        self.remember_labels(start, name.len());
+    }
+
+    fn remember_labels(&mut self, start: usize, len: usize) {
+        let mut pos = start;
+        while pos < start + len {
+            let Some(&label) = self.buf.get(pos) else {
+                break;
+            };
+            if label == 0 || label >= 0xc0 || pos >= 0x3fff {
+                break;
+            }
+            if let Some(slot) = self.targets.get_mut(self.n_targets) {
+                *slot = pos as u16;
+                self.n_targets += 1;
+            }
+            pos += usize::from(label) + 1;
+        }
+    }
+
+    fn find_target(&self, suffix: &[u8]) -> Option<u16> {
+        let targets = self.targets.get(..self.n_targets)?;
+        targets
+            .iter()
+            .copied()
+            .find(|&t| names_equal_at(self.buf, usize::from(t), suffix))
+    }
+
+    /// Appends the OPT record of our reply (RFC 6891 §6.1.2).
+    pub fn opt(&mut self, udp_size: u16, extended_rcode: u8, dnssec_ok: bool) {
+        self.buf.push(0);
+        self.buf.extend_from_slice(&rtype::OPT.to_be_bytes());
+        self.buf.extend_from_slice(&udp_size.to_be_bytes());
+        self.buf.push(extended_rcode);
+        self.buf.push(0); // version
+        self.buf.push(if dnssec_ok { 0x80 } else { 0 });
+        self.buf.push(0);
+        self.buf.extend_from_slice(&[0, 0]);
+    }
+}
+
+/// Compares the (possibly compressed) name at `at` in `msg` with the
+/// uncompressed `name`, ignoring ASCII case.
+fn names_equal_at(msg: &[u8], mut at: usize, name: &[u8]) -> bool {
+    let mut pos = 0usize;
+    // Pointers we wrote always go backwards; the hop bound is belt and braces.
+    for _ in 0..128 {
+        let Some(&len) = msg.get(at) else {
+            return false;
+        };
+        if len >= 0xc0 {
+            let Some(&low) = msg.get(at + 1) else {
+                return false;
+            };
+            at = (usize::from(len & 0x3f) << 8) | usize::from(low);
+            continue;
+        }
+        let Some(&want) = name.get(pos) else {
+            return false;
+        };
+        if len != want {
+            return false;
+        }
+        if len == 0 {
+            return true;
+        }
+        let end = usize::from(len) + 1;
+        let (Some(a), Some(b)) = (msg.get(at + 1..at + end), name.get(pos + 1..pos + end)) else {
+            return false;
+        };
+        if !a.eq_ignore_ascii_case(b) {
+            return false;
+        }
+        at += end;
+        pos += end;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compresses_owner_and_rdata_names() {
+        let mut buf = Vec::new();
+        let question = b"\x03www\x07example\x03com\x00\x00\x0f\x00\x01";
+        let mut w = Writer::new(&mut buf, 1, FLAG_QR, question, 512);
+        let mx_rdata = b"\x00\x0a\x04mail\x07example\x03com\x00";
+        let rrset = Rrset::new(rtype::MX, 300, &[&mx_rdata[..]]);
+        let n = w.rrset(None, &rrset).unwrap();
+        w.set_count(1, n);
+        // owner pointer (2) + fixed (10) + preference (2) + "mail" label (5) + pointer (2)
+        assert_eq!(buf.len(), 12 + question.len() + 2 + 10 + 2 + 5 + 2);
+        let parsed = hickory_proto::op::Message::from_vec(&buf).unwrap();
+        assert_eq!(parsed.answers[0].data.to_string(), "10 mail.example.com.");
+    }
+
+    #[test]
+    fn full_leaves_message_unchanged() {
+        let mut buf = Vec::new();
+        let question = b"\x01a\x00\x00\x10\x00\x01";
+        let mut w = Writer::new(&mut buf, 1, FLAG_QR, question, 100);
+        let big = [b'x'; 200];
+        let rrset = Rrset::new(rtype::TXT, 300, &[&big[..]]);
+        let before = w.len();
+        assert!(w.rrset(None, &rrset).is_err());
+        assert_eq!(w.len(), before);
+    }
+}

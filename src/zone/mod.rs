@@ -1,0 +1,164 @@
+//! A compiled zone: every name of the zone (empty non-terminals included) in
+//! one hash table keyed by the lowercased wire name, each with its RRsets
+//! already in wire form, and the flags the lookup needs precomputed.
+//!
+//! Built once by [`build::build_zone`], then immutable and shared by `Arc`
+//! between the query workers until a reload replaces it.
+
+pub mod build;
+
+use rustc_hash::FxHashMap;
+
+use crate::name::Name;
+use crate::rtype;
+use crate::zonefile::Diagnostic;
+
+/// Node flag: NS here and not the apex, a delegation point.
+pub const FLAG_CUT: u8 = 1;
+/// Node flag: a DNAME here.
+pub const FLAG_DNAME: u8 = 2;
+/// Node flag: strictly below a delegation or DNAME; the data here is glue or
+/// occluded and never answered authoritatively.
+pub const FLAG_OCCLUDED: u8 = 4;
+/// Node flag: `*.<this node>` exists.
+pub const FLAG_WILDCARD_CHILD: u8 = 8;
+
+/// The records of one owner and type, in answer-ready wire form.
+///
+/// `wire` holds each record as TYPE, CLASS, TTL, RDLENGTH, RDATA (RFC 1035
+/// §4.1.3) with the owner left out, so the answer writer adds the (usually
+/// compressed) owner and copies the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rrset {
+    pub rtype: u16,
+    pub ttl: u32,
+    pub count: u16,
+    wire: Box<[u8]>,
+}
+
+impl Rrset {
+    /// Builds the wire form from RDATAs; every record gets `ttl`.
+    pub fn new(rtype: u16, ttl: u32, rdatas: &[&[u8]]) -> Self {
+        let mut wire = Vec::with_capacity(rdatas.iter().map(|r| r.len() + 10).sum());
+        for rdata in rdatas {
+            wire.extend_from_slice(&rtype.to_be_bytes());
+            wire.extend_from_slice(&rtype::CLASS_IN.to_be_bytes());
+            wire.extend_from_slice(&ttl.to_be_bytes());
+            // RDATA comes from the parser, which caps it at 65535 bytes.
+            wire.extend_from_slice(&(rdata.len().min(0xffff) as u16).to_be_bytes());
+            wire.extend_from_slice(rdata);
+        }
+        Self {
+            rtype,
+            ttl,
+            count: rdatas.len().min(0xffff) as u16,
+            wire: wire.into_boxed_slice(),
+        }
+    }
+
+    /// The same records with another TTL (negative-answer SOA, ALIAS).
+    pub fn with_ttl(&self, ttl: u32) -> Self {
+        let rdatas: Vec<&[u8]> = self.rdatas().collect();
+        Self::new(self.rtype, ttl, &rdatas)
+    }
+
+    /// Each record as TYPE..RDATA, ready to follow an owner name.
+    pub fn records(&self) -> RecordChunks<'_> {
+        RecordChunks { rest: &self.wire }
+    }
+
+    /// Each record's RDATA alone.
+    pub fn rdatas(&self) -> impl Iterator<Item = &[u8]> {
+        self.records()
+            .map(|chunk| chunk.get(10..).unwrap_or_default())
+    }
+
+    /// Total size of the records without owner names.
+    pub fn wire_len(&self) -> usize {
+        self.wire.len()
+    }
+}
+
+/// Iterator over the records of an [`Rrset`], each TYPE..RDATA.
+pub struct RecordChunks<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for RecordChunks<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let len_bytes = self.rest.get(8..10)?;
+        let total = 10 + usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
+        let chunk = self.rest.get(..total)?;
+        self.rest = self.rest.get(total..)?;
+        Some(chunk)
+    }
+}
+
+/// One name of the zone.
+#[derive(Debug, Default)]
+pub struct Node {
+    /// The RRsets here, few enough that a linear scan beats any map.
+    pub rrsets: Box<[Rrset]>,
+    pub flags: u8,
+}
+
+impl Node {
+    pub fn rrset(&self, rtype: u16) -> Option<&Rrset> {
+        self.rrsets.iter().find(|r| r.rtype == rtype)
+    }
+
+    pub fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// An empty non-terminal: exists only because names exist below it.
+    pub fn is_empty(&self) -> bool {
+        self.rrsets.is_empty()
+    }
+}
+
+/// A compiled zone.
+#[derive(Debug)]
+pub struct Zone {
+    /// The origin, lowercased.
+    pub apex: Name,
+    pub nodes: FxHashMap<Box<[u8]>, Node>,
+    /// The apex SOA with the negative-caching TTL of RFC 2308 §3:
+    /// min(SOA TTL, SOA MINIMUM), for the authority section of negative answers.
+    pub negative_soa: Rrset,
+    pub serial: u32,
+    pub record_count: usize,
+}
+
+impl Zone {
+    /// The node for a lowercased wire name.
+    pub fn node(&self, lower_wire: &[u8]) -> Option<&Node> {
+        self.nodes.get(lower_wire)
+    }
+
+    /// The node and the zone's own copy of its key.
+    pub fn node_entry(&self, lower_wire: &[u8]) -> Option<(&[u8], &Node)> {
+        self.nodes.get_key_value(lower_wire).map(|(k, n)| (&**k, n))
+    }
+
+    pub fn apex_node(&self) -> Option<&Node> {
+        self.nodes.get(self.apex.as_wire())
+    }
+}
+
+/// Reads, parses and compiles one zone file. Zone-wide problems that have
+/// no line of their own are reported at the file's first line.
+pub fn load(origin: &Name, file: &std::path::Path) -> Result<build::Built, Vec<Diagnostic>> {
+    let records = crate::zonefile::parse_file(file, origin)?;
+    build::build_zone(origin, records).map_err(|mut errors| {
+        for e in &mut errors {
+            if e.position.file.as_os_str().is_empty() {
+                e.position.file = file.to_path_buf();
+                e.position.line = 1;
+                e.position.col = 1;
+            }
+        }
+        errors
+    })
+}

@@ -1,0 +1,438 @@
+//! Entries and directives: turns the lexer's entries into records, applying
+//! RFC 1035 §5.1 defaults (omitted owner, TTL, class) the way BIND does, and
+//! runs `$ORIGIN`, `$TTL`, `$INCLUDE` and `$GENERATE`.
+//!
+//! Every problem becomes a [`Diagnostic`]; the entry is dropped and reading
+//! goes on with the next entry, so one run reports every error in the file.
+
+use std::path::{Path, PathBuf};
+
+use super::generate;
+use super::lexer::{Entry, Lexer, RawAnnotation, Token};
+use super::rdata::{self, parse_name, parse_ttl, show};
+use super::types::{self, class_from_bytes, rtype_from_bytes, rtype_name, Class};
+use super::{Annotation, Diagnostic, Position, Record};
+use crate::name::Name;
+
+/// How deep `$INCLUDE` may nest.
+const MAX_INCLUDE_DEPTH: usize = 16;
+/// TTLs above this are treated as 0 (RFC 2181 §8), as BIND does.
+const MAX_TTL: u32 = 0x7fff_ffff;
+const SOA: u16 = 6;
+
+/// State shared across the top file and everything it includes.
+pub(crate) struct Loader {
+    zone: Name,
+    pub(crate) records: Vec<Record>,
+    pub(crate) diags: Vec<Diagnostic>,
+    /// `$TTL`, once seen.
+    default_ttl: Option<u32>,
+    /// The last TTL written explicitly (used while there is no `$TTL`).
+    last_ttl: Option<u32>,
+    /// Canonical paths of the files being read, outermost first.
+    include_stack: Vec<PathBuf>,
+    /// Scratch buffer for RDATA, reused so each record allocates once.
+    rdata: Vec<u8>,
+}
+
+/// Per-file state: `$ORIGIN` and the last owner are local to a file, since
+/// RFC 1035 §5.1 says an `$INCLUDE` does not change them for the includer.
+pub(crate) struct FileState<'a> {
+    pub(crate) text: &'a [u8],
+    pub(crate) path: &'a Path,
+    pub(crate) origin: Name,
+    last_owner: Option<Name>,
+}
+
+impl FileState<'_> {
+    pub(crate) fn position(&self, offset: usize, line: u32) -> Position {
+        let before = self.text.get(..offset).unwrap_or(self.text);
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        let prefix = before.get(line_start..).unwrap_or_default();
+        // Count characters, not bytes, so columns match what editors show.
+        let col = prefix.iter().filter(|&&b| (b & 0xc0) != 0x80).count() + 1;
+        Position {
+            file: self.path.to_path_buf(),
+            line,
+            col: u32::try_from(col).unwrap_or(u32::MAX),
+        }
+    }
+
+    pub(crate) fn token_position(&self, tok: &Token<'_>) -> Position {
+        self.position(tok.offset, tok.line)
+    }
+}
+
+/// Describes an I/O error without Rust's ` (os error N)` suffix.
+pub(crate) fn io_reason(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error") {
+        Some(cut) => text.get(..cut).unwrap_or(&text).to_string(),
+        None => text,
+    }
+}
+
+/// What TTL/class/type prefix parsing produced.
+pub(crate) struct Head {
+    pub(crate) ttl: Option<u32>,
+    pub(crate) rtype: u16,
+    /// Index of the first RDATA token.
+    pub(crate) rdata_start: usize,
+}
+
+impl Loader {
+    pub(crate) fn new(zone: Name, top: Option<PathBuf>) -> Self {
+        Self {
+            zone,
+            records: Vec::new(),
+            diags: Vec::new(),
+            default_ttl: None,
+            last_ttl: None,
+            include_stack: top.into_iter().collect(),
+            rdata: Vec::with_capacity(512),
+        }
+    }
+
+    pub(crate) fn error(&mut self, position: Position, message: String) {
+        self.diags.push(Diagnostic { position, message });
+    }
+
+    /// Reads every entry of one file's text.
+    pub(crate) fn load_text(&mut self, text: &[u8], path: &Path, origin: Name) {
+        let mut fs = FileState {
+            text,
+            path,
+            origin,
+            last_owner: None,
+        };
+        let mut lexer = Lexer::new(text);
+        let mut entry = Entry::default();
+        while lexer.next_entry(&mut entry) {
+            if let Some(err) = &entry.error {
+                let pos = fs.position(err.offset, err.line);
+                self.error(pos, err.message.to_string());
+                continue;
+            }
+            let Some(first) = entry.tokens.first() else {
+                continue;
+            };
+            if !entry.leading_blank && !first.quoted && first.text.first() == Some(&b'$') {
+                self.directive(&mut fs, &entry);
+            } else {
+                self.record(&mut fs, &entry);
+            }
+        }
+    }
+
+    fn record(&mut self, fs: &mut FileState<'_>, entry: &Entry<'_>) {
+        let toks = &entry.tokens;
+        let Some(first) = toks.first() else { return };
+        let (owner, start) = if entry.leading_blank {
+            match &fs.last_owner {
+                Some(owner) => (owner.clone(), 0),
+                None => {
+                    let pos = fs.token_position(first);
+                    self.error(
+                        pos,
+                        "this line starts with blank space (meaning \"same owner as before\") but no earlier record names an owner".to_string(),
+                    );
+                    return;
+                }
+            }
+        } else {
+            match parse_name(first.text, &fs.origin) {
+                Ok(owner) => {
+                    fs.last_owner = Some(owner.clone());
+                    (owner, 1)
+                }
+                Err(e) => {
+                    let pos = fs.token_position(first);
+                    self.error(pos, format!("owner name {e}"));
+                    return;
+                }
+            }
+        };
+        if !self.check_in_zone(fs, first, &owner) {
+            return;
+        }
+        let Some(head) = self.head(fs, toks, start) else {
+            return;
+        };
+        let rdata_toks = toks.get(head.rdata_start..).unwrap_or_default();
+        let annotation = entry.annotation.map(|a| annotation(fs, a));
+        let origin = fs.origin.clone();
+        self.finish_record(fs, owner, head, rdata_toks, &origin, toks, annotation, first);
+    }
+
+    /// Checks the owner lies inside the zone being loaded.
+    pub(crate) fn check_in_zone(&mut self, fs: &FileState<'_>, tok: &Token<'_>, owner: &Name) -> bool {
+        if owner.is_subdomain_of(&self.zone) {
+            return true;
+        }
+        let pos = fs.token_position(tok);
+        let msg = format!("record for \"{owner}\" is outside the zone \"{}\"", self.zone);
+        self.error(pos, msg);
+        false
+    }
+
+    /// Parses the optional TTL and class (either order) and the type.
+    pub(crate) fn head(&mut self, fs: &FileState<'_>, toks: &[Token<'_>], mut i: usize) -> Option<Head> {
+        let mut ttl = None;
+        let mut class_seen = false;
+        while let Some(tok) = toks.get(i) {
+            if !class_seen {
+                match class_from_bytes(tok.text) {
+                    Some(Class::In) => {
+                        class_seen = true;
+                        i += 1;
+                        continue;
+                    }
+                    Some(Class::Other(name)) => {
+                        let pos = fs.token_position(tok);
+                        self.error(pos, format!("class {name} is not served: Signpost serves only class IN"));
+                        return None;
+                    }
+                    None => {}
+                }
+            }
+            if ttl.is_none() && tok.text.first().is_some_and(u8::is_ascii_digit) {
+                match parse_ttl(tok.text) {
+                    Some(v) => {
+                        ttl = Some(if v > MAX_TTL { 0 } else { v });
+                        i += 1;
+                        continue;
+                    }
+                    None => {
+                        let pos = fs.token_position(tok);
+                        self.error(
+                            pos,
+                            format!("TTL {} is not a number or a BIND duration (like 1h30m)", show(tok.text)),
+                        );
+                        return None;
+                    }
+                }
+            }
+            break;
+        }
+        let Some(tok) = toks.get(i) else {
+            let last = toks.last()?;
+            let pos = fs.token_position(last);
+            self.error(pos, "record has no type".to_string());
+            return None;
+        };
+        let Some(rtype) = rtype_from_bytes(tok.text) else {
+            let pos = fs.token_position(tok);
+            self.error(pos, format!("unknown record type {}", show(tok.text)));
+            return None;
+        };
+        if types::is_meta_type(rtype) {
+            let pos = fs.token_position(tok);
+            self.error(pos, format!("type {} cannot be used in a zone file", rtype_name(rtype)));
+            return None;
+        }
+        Some(Head {
+            ttl,
+            rtype,
+            rdata_start: i + 1,
+        })
+    }
+
+    /// Parses the RDATA, settles the TTL and stores the record. `all_toks`
+    /// locates "missing field" errors (reported at the last token).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn finish_record(
+        &mut self,
+        fs: &FileState<'_>,
+        owner: Name,
+        head: Head,
+        rdata_toks: &[Token<'_>],
+        origin: &Name,
+        all_toks: &[Token<'_>],
+        annotation: Option<Annotation>,
+        first: &Token<'_>,
+    ) -> bool {
+        self.rdata.clear();
+        if let Err(e) = rdata::parse(head.rtype, rdata_toks, origin, &mut self.rdata) {
+            let tok = rdata_toks.get(e.token).or(all_toks.last()).unwrap_or(first);
+            let pos = fs.token_position(tok);
+            self.error(pos, e.message);
+            return false;
+        }
+        let Some(ttl) = self.settle_ttl(head.ttl, head.rtype) else {
+            let pos = fs.token_position(first);
+            self.error(
+                pos,
+                "record has no TTL and there is no $TTL or earlier TTL to use; add a $TTL line at the top".to_string(),
+            );
+            return false;
+        };
+        self.records.push(Record {
+            owner,
+            ttl,
+            class: 1,
+            rtype: head.rtype,
+            rdata: Box::from(&self.rdata[..]),
+            annotation,
+            position: fs.token_position(first),
+        });
+        true
+    }
+
+    /// BIND's TTL defaulting: explicit, else `$TTL`, else the last explicit
+    /// TTL, else (for the SOA only) the SOA minimum.
+    fn settle_ttl(&mut self, explicit: Option<u32>, rtype: u16) -> Option<u32> {
+        if let Some(ttl) = explicit {
+            self.last_ttl = Some(ttl);
+            return Some(ttl);
+        }
+        if let Some(ttl) = self.default_ttl.or(self.last_ttl) {
+            return Some(ttl);
+        }
+        if rtype == SOA {
+            let tail = self.rdata.len().checked_sub(4)?;
+            let min: [u8; 4] = self.rdata.get(tail..)?.try_into().ok()?;
+            let ttl = u32::from_be_bytes(min);
+            self.last_ttl = Some(ttl);
+            return Some(ttl);
+        }
+        None
+    }
+
+    fn directive(&mut self, fs: &mut FileState<'_>, entry: &Entry<'_>) {
+        let toks = &entry.tokens;
+        let Some(first) = toks.first() else { return };
+        let name = first.text.to_ascii_uppercase();
+        match name.as_slice() {
+            b"$ORIGIN" => {
+                let Some(arg) = self.args(fs, toks, 1, 1, "$ORIGIN needs a domain name") else {
+                    return;
+                };
+                match parse_name(arg[0].text, &fs.origin) {
+                    Ok(origin) => fs.origin = origin,
+                    Err(e) => {
+                        let pos = fs.token_position(&arg[0]);
+                        self.error(pos, format!("$ORIGIN {e}"));
+                    }
+                }
+            }
+            b"$TTL" => {
+                let Some(arg) = self.args(fs, toks, 1, 1, "$TTL needs a TTL") else {
+                    return;
+                };
+                match parse_ttl(arg[0].text) {
+                    Some(v) => {
+                        let v = if v > MAX_TTL { 0 } else { v };
+                        self.default_ttl = Some(v);
+                        self.last_ttl = Some(v);
+                    }
+                    None => {
+                        let pos = fs.token_position(&arg[0]);
+                        self.error(
+                            pos,
+                            format!("TTL {} is not a number or a BIND duration (like 1h30m)", show(arg[0].text)),
+                        );
+                    }
+                }
+            }
+            b"$INCLUDE" => {
+                let Some(args) = self.args(fs, toks, 1, 2, "$INCLUDE needs a file name") else {
+                    return;
+                };
+                self.include(fs, args);
+            }
+            b"$GENERATE" => generate::run(self, fs, entry),
+            _ => {
+                let pos = fs.token_position(first);
+                self.error(pos, format!("unknown directive {}", show(first.text)));
+            }
+        }
+    }
+
+    /// The arguments of a directive, checking their count.
+    fn args<'t, 'a>(
+        &mut self,
+        fs: &FileState<'_>,
+        toks: &'t [Token<'a>],
+        min: usize,
+        max: usize,
+        missing: &str,
+    ) -> Option<&'t [Token<'a>]> {
+        let args = toks.get(1..).unwrap_or_default();
+        if args.len() < min {
+            let pos = toks.first().map(|t| fs.token_position(t))?;
+            self.error(pos, missing.to_string());
+            return None;
+        }
+        if let Some(extra) = args.get(max) {
+            let pos = fs.token_position(extra);
+            self.error(pos, format!("unexpected {} after the directive's arguments", show(extra.text)));
+            return None;
+        }
+        Some(args)
+    }
+
+    fn include(&mut self, fs: &FileState<'_>, args: &[Token<'_>]) {
+        let Some(file_tok) = args.first() else { return };
+        let mut file_text = Vec::new();
+        if let Err(e) = rdata::decode_string(file_tok.text, &mut file_text) {
+            let pos = fs.token_position(file_tok);
+            self.error(pos, format!("$INCLUDE file name: {e}"));
+            return;
+        }
+        let written = String::from_utf8_lossy(&file_text).into_owned();
+        let origin = match args.get(1) {
+            None => fs.origin.clone(),
+            Some(tok) => match parse_name(tok.text, &fs.origin) {
+                Ok(o) => o,
+                Err(e) => {
+                    let pos = fs.token_position(tok);
+                    self.error(pos, format!("$INCLUDE origin {e}"));
+                    return;
+                }
+            },
+        };
+        let rel = PathBuf::from(&written);
+        let path = if rel.is_absolute() {
+            rel
+        } else {
+            fs.path.parent().unwrap_or(Path::new("")).join(rel)
+        };
+        let pos = fs.token_position(file_tok);
+        if self.include_stack.len() > MAX_INCLUDE_DEPTH {
+            self.error(
+                pos,
+                format!("$INCLUDE file \"{written}\" nests more than {MAX_INCLUDE_DEPTH} files deep"),
+            );
+            return;
+        }
+        let text = match std::fs::read(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                self.error(pos, format!("$INCLUDE file \"{written}\" cannot be read: {}", io_reason(&e)));
+                return;
+            }
+        };
+        let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if self.include_stack.contains(&canonical) {
+            self.error(
+                pos,
+                format!("$INCLUDE file \"{written}\" includes itself (directly or through other files)"),
+            );
+            return;
+        }
+        self.include_stack.push(canonical);
+        self.load_text(&text, &path, origin);
+        self.include_stack.pop();
+    }
+}
+
+fn annotation(fs: &FileState<'_>, raw: RawAnnotation<'_>) -> Annotation {
+    Annotation {
+        text: String::from_utf8_lossy(raw.text).trim().to_string(),
+        position: fs.position(raw.offset, raw.line),
+    }
+}
+
+pub(crate) fn entry_annotation(fs: &FileState<'_>, entry: &Entry<'_>) -> Option<Annotation> {
+    entry.annotation.map(|a| annotation(fs, a))
+}

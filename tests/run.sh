@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs what the tests need (Debian packages: knotd as the reference
+# peer, BIND's zone compiler and dig) and runs the whole test suite.
+set -eu
+cd "$(dirname "$0")/.."
+if command -v apt-get >/dev/null 2>&1; then
+    need=""
+    command -v knotd >/dev/null 2>&1 || [ -x /usr/sbin/knotd ] || need="$need knot"
+    command -v named-compilezone >/dev/null 2>&1 || [ -x /usr/sbin/named-compilezone ] || need="$need bind9-utils"
+    command -v dig >/dev/null 2>&1 || need="$need bind9-dnsutils"
+    if [ -n "$need" ]; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q
+        # shellcheck disable=SC2086
+        apt-get install -y -q --no-install-recommends $need
+    fi
+fi
+export PATH="$PATH:/usr/sbin"
+cargo build --release --bins
+exec cargo test --release --all-targets
