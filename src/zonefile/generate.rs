@@ -85,11 +85,21 @@ fn expand(template: &[u8], n: u32) -> Result<Vec<u8>, String> {
                 else {
                     return Err("\"${\" without a closing \"}\"".to_string());
                 };
-                let body = template.get(body_start..body_start + len).unwrap_or_default();
-                let body = std::str::from_utf8(body).map_err(|_| "bad ${…} modifier".to_string())?;
+                let body = template
+                    .get(body_start..body_start + len)
+                    .unwrap_or_default();
+                let body =
+                    std::str::from_utf8(body).map_err(|_| "bad ${…} modifier".to_string())?;
                 let mut parts = body.split(',');
-                let bad = || format!("bad modifier \"${{{body}}}\" (write ${{offset,width,base}}, base one of d o x X n N)");
-                let offset: i64 = parts.next().unwrap_or("0").trim().parse().map_err(|_| bad())?;
+                let bad = || {
+                    format!("bad modifier \"${{{body}}}\" (write ${{offset,width,base}}, base one of d o x X n N)")
+                };
+                let offset: i64 = parts
+                    .next()
+                    .unwrap_or("0")
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad())?;
                 let width: u64 = match parts.next() {
                     Some(w) => w.trim().parse().map_err(|_| bad())?,
                     None => 0,
@@ -98,7 +108,7 @@ fn expand(template: &[u8], n: u32) -> Result<Vec<u8>, String> {
                 if parts.next().is_some() || width > 255 {
                     return Err(bad());
                 }
-                let value = i64::from(n) + offset;
+                let value = i64::from(n).checked_add(offset).ok_or_else(bad)?;
                 let w = width as usize;
                 let mut s = String::new();
                 let _ = match base {
@@ -137,7 +147,8 @@ pub(crate) fn run(loader: &mut Loader, fs: &FileState<'_>, entry: &Entry<'_>) {
         let pos = fs.token_position(first);
         loader.error(
             pos,
-            "$GENERATE needs a range, an owner, a type and RDATA: $GENERATE 1-10 host$ A 10.0.0.$".to_string(),
+            "$GENERATE needs a range, an owner, a type and RDATA: $GENERATE 1-10 host$ A 10.0.0.$"
+                .to_string(),
         );
         return;
     };
@@ -145,14 +156,20 @@ pub(crate) fn run(loader: &mut Loader, fs: &FileState<'_>, entry: &Entry<'_>) {
         let pos = fs.token_position(range_tok);
         loader.error(
             pos,
-            format!("bad $GENERATE range {} (write start-stop or start-stop/step)", show(range_tok.text)),
+            format!(
+                "bad $GENERATE range {} (write start-stop or start-stop/step)",
+                show(range_tok.text)
+            ),
         );
         return;
     };
     let count = u64::from(range.stop - range.start) / u64::from(range.step) + 1;
     if count > MAX_ITERATIONS {
         let pos = fs.token_position(range_tok);
-        loader.error(pos, format!("$GENERATE range makes {count} records, more than {MAX_ITERATIONS}"));
+        loader.error(
+            pos,
+            format!("$GENERATE range makes {count} records, more than {MAX_ITERATIONS}"),
+        );
         return;
     }
     let Some(head) = loader.head(fs, toks, 3) else {
@@ -178,7 +195,16 @@ pub(crate) fn run(loader: &mut Loader, fs: &FileState<'_>, entry: &Entry<'_>) {
     let mut n = u64::from(range.start);
     while n <= u64::from(range.stop) {
         let value = n as u32;
-        if !one(loader, fs, &head, lhs, rhs, value, annotation.clone(), first) {
+        if !one(
+            loader,
+            fs,
+            &head,
+            lhs,
+            rhs,
+            value,
+            annotation.clone(),
+            first,
+        ) {
             // One diagnostic per $GENERATE line is enough.
             return;
         }
@@ -245,7 +271,16 @@ fn one(
         rdata_start: 0,
     };
     let origin = fs.origin.clone();
-    loader.finish_record(fs, owner, head, &located, &origin, std::slice::from_ref(rhs), annotation, first)
+    loader.finish_record(
+        fs,
+        owner,
+        head,
+        &located,
+        &origin,
+        std::slice::from_ref(rhs),
+        annotation,
+        first,
+    )
 }
 
 #[cfg(test)]
@@ -270,6 +305,8 @@ mod tests {
         assert_eq!(ex("a$$", 1), "a\\$");
         assert!(expand(b"${1,2", 1).is_err());
         assert!(expand(b"${1,2,q}", 1).is_err());
+        assert!(expand(b"${9223372036854775807}", 1).is_err());
+        assert!(expand(b"${-5,0,n}", 1).is_err());
     }
 
     #[test]

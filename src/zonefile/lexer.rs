@@ -78,7 +78,11 @@ const DELIMITERS: &str = " \t\r\n;()\"\\";
 /// An unquoted word: runs of ordinary bytes and `\`-escaped bytes (an
 /// escaped delimiter, such as `\;` or `\ `, stays part of the word).
 fn word(i: &[u8]) -> IResult<&[u8], usize> {
-    many1_count(alt((is_not(DELIMITERS), preceded(char('\\'), take(1usize))))).parse(i)
+    many1_count(alt((
+        is_not(DELIMITERS),
+        preceded(char('\\'), take(1usize)),
+    )))
+    .parse(i)
 }
 
 /// The inside of a quoted string up to (not including) the closing quote or
@@ -317,7 +321,10 @@ mod tests {
     #[test]
     fn quotes_and_escapes() {
         let got = entries("a TXT \"x y\\\" z\" b\\ c \\; d\\");
-        assert_eq!(got[0].1, ["a", "TXT", "\"x y\\\" z\"", "b\\ c", "\\;", "d", "\\"]);
+        assert_eq!(
+            got[0].1,
+            ["a", "TXT", "\"x y\\\" z\"", "b\\ c", "\\;", "d", "\\"]
+        );
     }
 
     #[test]

@@ -47,7 +47,10 @@ pub(crate) struct FileState<'a> {
 impl FileState<'_> {
     pub(crate) fn position(&self, offset: usize, line: u32) -> Position {
         let before = self.text.get(..offset).unwrap_or(self.text);
-        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
         let prefix = before.get(line_start..).unwrap_or_default();
         // Count characters, not bytes, so columns match what editors show.
         let col = prefix.iter().filter(|&&b| (b & 0xc0) != 0x80).count() + 1;
@@ -161,22 +164,37 @@ impl Loader {
         let rdata_toks = toks.get(head.rdata_start..).unwrap_or_default();
         let annotation = entry.annotation.map(|a| annotation(fs, a));
         let origin = fs.origin.clone();
-        self.finish_record(fs, owner, head, rdata_toks, &origin, toks, annotation, first);
+        self.finish_record(
+            fs, owner, head, rdata_toks, &origin, toks, annotation, first,
+        );
     }
 
     /// Checks the owner lies inside the zone being loaded.
-    pub(crate) fn check_in_zone(&mut self, fs: &FileState<'_>, tok: &Token<'_>, owner: &Name) -> bool {
+    pub(crate) fn check_in_zone(
+        &mut self,
+        fs: &FileState<'_>,
+        tok: &Token<'_>,
+        owner: &Name,
+    ) -> bool {
         if owner.is_subdomain_of(&self.zone) {
             return true;
         }
         let pos = fs.token_position(tok);
-        let msg = format!("record for \"{owner}\" is outside the zone \"{}\"", self.zone);
+        let msg = format!(
+            "record for \"{owner}\" is outside the zone \"{}\"",
+            self.zone
+        );
         self.error(pos, msg);
         false
     }
 
     /// Parses the optional TTL and class (either order) and the type.
-    pub(crate) fn head(&mut self, fs: &FileState<'_>, toks: &[Token<'_>], mut i: usize) -> Option<Head> {
+    pub(crate) fn head(
+        &mut self,
+        fs: &FileState<'_>,
+        toks: &[Token<'_>],
+        mut i: usize,
+    ) -> Option<Head> {
         let mut ttl = None;
         let mut class_seen = false;
         while let Some(tok) = toks.get(i) {
@@ -189,7 +207,10 @@ impl Loader {
                     }
                     Some(Class::Other(name)) => {
                         let pos = fs.token_position(tok);
-                        self.error(pos, format!("class {name} is not served: Signpost serves only class IN"));
+                        self.error(
+                            pos,
+                            format!("class {name} is not served: Signpost serves only class IN"),
+                        );
                         return None;
                     }
                     None => {}
@@ -206,7 +227,10 @@ impl Loader {
                         let pos = fs.token_position(tok);
                         self.error(
                             pos,
-                            format!("TTL {} is not a number or a BIND duration (like 1h30m)", show(tok.text)),
+                            format!(
+                                "TTL {} is not a number or a BIND duration (like 1h30m)",
+                                show(tok.text)
+                            ),
                         );
                         return None;
                     }
@@ -227,7 +251,10 @@ impl Loader {
         };
         if types::is_meta_type(rtype) {
             let pos = fs.token_position(tok);
-            self.error(pos, format!("type {} cannot be used in a zone file", rtype_name(rtype)));
+            self.error(
+                pos,
+                format!("type {} cannot be used in a zone file", rtype_name(rtype)),
+            );
             return None;
         }
         Some(Head {
@@ -279,7 +306,7 @@ impl Loader {
     }
 
     /// BIND's TTL defaulting: explicit, else `$TTL`, else the last explicit
-    /// TTL, else (for the SOA only) the SOA minimum.
+    /// TTL, else (for the SOA only) the SOA minimum, which then acts as `$TTL`.
     fn settle_ttl(&mut self, explicit: Option<u32>, rtype: u16) -> Option<u32> {
         if let Some(ttl) = explicit {
             self.last_ttl = Some(ttl);
@@ -292,6 +319,8 @@ impl Loader {
             let tail = self.rdata.len().checked_sub(4)?;
             let min: [u8; 4] = self.rdata.get(tail..)?.try_into().ok()?;
             let ttl = u32::from_be_bytes(min);
+            // BIND then keeps the minimum as if it had been a $TTL.
+            self.default_ttl = Some(ttl);
             self.last_ttl = Some(ttl);
             return Some(ttl);
         }
@@ -329,7 +358,10 @@ impl Loader {
                         let pos = fs.token_position(&arg[0]);
                         self.error(
                             pos,
-                            format!("TTL {} is not a number or a BIND duration (like 1h30m)", show(arg[0].text)),
+                            format!(
+                                "TTL {} is not a number or a BIND duration (like 1h30m)",
+                                show(arg[0].text)
+                            ),
                         );
                     }
                 }
@@ -365,7 +397,13 @@ impl Loader {
         }
         if let Some(extra) = args.get(max) {
             let pos = fs.token_position(extra);
-            self.error(pos, format!("unexpected {} after the directive's arguments", show(extra.text)));
+            self.error(
+                pos,
+                format!(
+                    "unexpected {} after the directive's arguments",
+                    show(extra.text)
+                ),
+            );
             return None;
         }
         Some(args)
@@ -401,14 +439,22 @@ impl Loader {
         if self.include_stack.len() > MAX_INCLUDE_DEPTH {
             self.error(
                 pos,
-                format!("$INCLUDE file \"{written}\" nests more than {MAX_INCLUDE_DEPTH} files deep"),
+                format!(
+                    "$INCLUDE file \"{written}\" nests more than {MAX_INCLUDE_DEPTH} files deep"
+                ),
             );
             return;
         }
         let text = match std::fs::read(&path) {
             Ok(text) => text,
             Err(e) => {
-                self.error(pos, format!("$INCLUDE file \"{written}\" cannot be read: {}", io_reason(&e)));
+                self.error(
+                    pos,
+                    format!(
+                        "$INCLUDE file \"{written}\" cannot be read: {}",
+                        io_reason(&e)
+                    ),
+                );
                 return;
             }
         };
@@ -416,7 +462,9 @@ impl Loader {
         if self.include_stack.contains(&canonical) {
             self.error(
                 pos,
-                format!("$INCLUDE file \"{written}\" includes itself (directly or through other files)"),
+                format!(
+                    "$INCLUDE file \"{written}\" includes itself (directly or through other files)"
+                ),
             );
             return;
         }

@@ -106,10 +106,16 @@ fn escape_into(bytes: &[u8], s: &mut String) {
 /// The typed presentation, or `None` when the data does not decode as
 /// `rtype` (or the type has no typed form).
 pub(crate) fn typed_text(rtype: u16, rdata: &[u8]) -> Option<String> {
-    let mut r = Reader { data: rdata, pos: 0 };
+    let mut r = Reader {
+        data: rdata,
+        pos: 0,
+    };
     let mut s = String::new();
     if let Some(fields) = layout(rtype) {
         for &(field, _) in fields {
+            if field == Field::OptStr && r.done() {
+                break;
+            }
             if !s.is_empty() && !matches!(field, Field::Bitmap) {
                 s.push(' ');
             }
@@ -150,7 +156,7 @@ fn field_text(r: &mut Reader<'_>, field: Field, s: &mut String) -> Option<()> {
             let b: [u8; 16] = r.take(16)?.try_into().ok()?;
             let _ = write!(s, "{}", Ipv6Addr::from(b));
         }
-        Field::Str => {
+        Field::Str | Field::OptStr => {
             let len = r.u8()?;
             quote(r.take(usize::from(len))?, s);
         }
@@ -401,7 +407,10 @@ fn svcb_text(r: &mut Reader<'_>, s: &mut String) -> Option<()> {
         last = Some(key);
         let len = r.u16()?;
         let value = r.take(usize::from(len))?;
-        let mut v = Reader { data: value, pos: 0 };
+        let mut v = Reader {
+            data: value,
+            pos: 0,
+        };
         let _ = write!(s, " {}", svc_key_name(key));
         match key {
             0 => {

@@ -29,6 +29,8 @@ pub(crate) enum Field {
     Str,
     /// One or more <character-string>s, to the end.
     Strs,
+    /// A <character-string> that may be left out (last field only).
+    OptStr,
     /// A DNSSEC algorithm, number or mnemonic.
     Alg,
     /// A type mnemonic (RRSIG "type covered").
@@ -79,6 +81,7 @@ pub(crate) fn layout(rtype: u16) -> Option<&'static [(Field, &'static str)]> {
         16 | 99 | 56 | 258 | 261 | 262 => &[(F::Strs, "text")],
         17 => &[(F::Name, "mailbox"), (F::Name, "TXT name")],
         19 => &[(F::Str, "PSDN address")],
+        20 => &[(F::Str, "ISDN address"), (F::OptStr, "subaddress")],
         24 | 46 => &[
             (F::Type, "type covered"),
             (F::Alg, "algorithm"),
@@ -264,7 +267,12 @@ impl<'t, 'a> Cursor<'t, 'a> {
 
 /// Parses the RDATA tokens of a record of type `rtype` and appends the wire
 /// form to `out`. Names are relative to `origin`.
-pub(crate) fn parse(rtype: u16, toks: &[Token<'_>], origin: &Name, out: &mut Vec<u8>) -> Result<()> {
+pub(crate) fn parse(
+    rtype: u16,
+    toks: &[Token<'_>],
+    origin: &Name,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     let mut cur = Cursor { toks, i: 0, rtype };
     if let Some(first) = toks.first() {
         if !first.quoted && first.text == b"\\#" {
@@ -276,7 +284,10 @@ pub(crate) fn parse(rtype: u16, toks: &[Token<'_>], origin: &Name, out: &mut Vec
             parse_field(&mut cur, field, what, origin, out)?;
         }
         if matches!(rtype, 43 | 59 | 32768 | 32769) {
-            check_ds_digest(&cur, out)?;
+            check_digest(&cur, out, 3, ds_digest_len)?;
+        }
+        if rtype == 63 {
+            check_digest(&cur, out, 5, zonemd_digest_len)?;
         }
         return cur.finish();
     }
@@ -306,7 +317,10 @@ fn generic(cur: &mut Cursor<'_, '_>, out: &mut Vec<u8>) -> Result<()> {
     let Some(len) = parse_decimal(len_tok.text).filter(|&l| l <= 65535) else {
         return cur.err(
             li,
-            format!("\\# length {} is not a number from 0 to 65535", show(len_tok.text)),
+            format!(
+                "\\# length {} is not a number from 0 to 65535",
+                show(len_tok.text)
+            ),
         );
     };
     let start = out.len();
@@ -338,20 +352,48 @@ fn generic(cur: &mut Cursor<'_, '_>, out: &mut Vec<u8>) -> Result<()> {
     Ok(())
 }
 
-fn check_ds_digest(cur: &Cursor<'_, '_>, out: &[u8]) -> Result<()> {
-    // key tag (2) + algorithm (1) + digest type (1) precede the digest.
-    let digest_type = out.get(3).copied().unwrap_or(0);
-    let want = match digest_type {
-        1 => 20,
-        2 => 32,
-        4 => 48,
-        _ => return Ok(()),
+/// DS digest sizes by digest type (RFC 4509, RFC 6605); `None` = any size.
+fn ds_digest_len(digest_type: u8) -> Option<std::ops::RangeInclusive<usize>> {
+    match digest_type {
+        1 => Some(20..=20),
+        2 => Some(32..=32),
+        4 => Some(48..=48),
+        _ => None,
+    }
+}
+
+/// ZONEMD digest sizes (RFC 8976 §2.2.4: SHA-384, SHA-512, and at least
+/// 12 bytes for every other hash).
+fn zonemd_digest_len(hash: u8) -> Option<std::ops::RangeInclusive<usize>> {
+    match hash {
+        1 => Some(48..=48),
+        2 => Some(64..=64),
+        _ => Some(12..=usize::MAX),
+    }
+}
+
+/// Checks the digest length. The digest type is the wire byte at `offset`
+/// and the digest follows it; in both DS and ZONEMD the digest is token 3.
+fn check_digest(
+    cur: &Cursor<'_, '_>,
+    out: &[u8],
+    offset: usize,
+    sizes: fn(u8) -> Option<std::ops::RangeInclusive<usize>>,
+) -> Result<()> {
+    let digest_type = out.get(offset).copied().unwrap_or(0);
+    let Some(want) = sizes(digest_type) else {
+        return Ok(());
     };
-    let got = out.len().saturating_sub(4);
-    if got != want {
+    let got = out.len().saturating_sub(offset + 1);
+    if !want.contains(&got) {
+        let size = if want.start() == want.end() {
+            format!("{}", want.start())
+        } else {
+            format!("at least {}", want.start())
+        };
         return cur.err(
             3,
-            format!("digest type {digest_type} needs a {want}-byte digest, this one has {got} bytes"),
+            format!("digest type {digest_type} needs a digest of {size} bytes, this one has {got}"),
         );
     }
     Ok(())
@@ -407,12 +449,16 @@ pub(crate) fn parse_ttl(text: &[u8]) -> Option<u32> {
 }
 
 /// Decodes a <character-string>'s escapes and appends the bytes.
-pub(crate) fn decode_string(text: &[u8], out: &mut Vec<u8>) -> std::result::Result<(), &'static str> {
+pub(crate) fn decode_string(
+    text: &[u8],
+    out: &mut Vec<u8>,
+) -> std::result::Result<(), &'static str> {
     let mut i = 0;
     while let Some(&c) = text.get(i) {
         if c == b'\\' {
             let rest = text.get(i + 1..).unwrap_or_default();
-            let (value, used) = crate::name::unescape(rest).ok_or("bad escape (\\DDD must be 000 to 255)")?;
+            let (value, used) =
+                crate::name::unescape(rest).ok_or("bad escape (\\DDD must be 000 to 255)")?;
             out.push(value);
             i += 1 + used;
         } else {
@@ -470,7 +516,14 @@ pub(crate) fn parse_name(text: &[u8], origin: &Name) -> std::result::Result<Name
     })
 }
 
-fn name_field(cur: &Cursor<'_, '_>, idx: usize, text: &[u8], what: &str, origin: &Name, out: &mut Vec<u8>) -> Result<()> {
+fn name_field(
+    cur: &Cursor<'_, '_>,
+    idx: usize,
+    text: &[u8],
+    what: &str,
+    origin: &Name,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     match parse_name(text, origin) {
         Ok(name) => {
             out.extend_from_slice(name.as_wire());
@@ -488,12 +541,25 @@ fn ipv6(text: &[u8]) -> Option<Ipv6Addr> {
     std::str::from_utf8(text).ok()?.parse().ok()
 }
 
-fn parse_field(cur: &mut Cursor<'_, '_>, field: Field, what: &str, origin: &Name, out: &mut Vec<u8>) -> Result<()> {
+fn parse_field(
+    cur: &mut Cursor<'_, '_>,
+    field: Field,
+    what: &str,
+    origin: &Name,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     match field {
         F::Strs => {
             let (idx, tok) = cur.next(what)?;
             string(cur, idx, tok.text, out)?;
             while let Some(tok) = cur.toks.get(cur.i) {
+                string(cur, cur.i, tok.text, out)?;
+                cur.i += 1;
+            }
+            return Ok(());
+        }
+        F::OptStr => {
+            if let Some(tok) = cur.toks.get(cur.i) {
                 string(cur, cur.i, tok.text, out)?;
                 cur.i += 1;
             }
@@ -519,7 +585,10 @@ fn parse_field(cur: &mut Cursor<'_, '_>, field: Field, what: &str, origin: &Name
                 match rtype_from_bytes(tok.text) {
                     Some(t) => types.push(t),
                     None => {
-                        return cur.err(cur.i, format!("unknown record type {} in the type bitmap", show(tok.text)))
+                        return cur.err(
+                            cur.i,
+                            format!("unknown record type {} in the type bitmap", show(tok.text)),
+                        )
                     }
                 }
                 cur.i += 1;
@@ -533,14 +602,21 @@ fn parse_field(cur: &mut Cursor<'_, '_>, field: Field, what: &str, origin: &Name
     let text = tok.text;
     match field {
         F::U8 => out.push(number(cur, idx, text, what, 255)? as u8),
-        F::U16 => out.extend_from_slice(&(number(cur, idx, text, what, 65535)? as u16).to_be_bytes()),
-        F::U32 => out.extend_from_slice(&(number(cur, idx, text, what, u64::from(u32::MAX))? as u32).to_be_bytes()),
+        F::U16 => {
+            out.extend_from_slice(&(number(cur, idx, text, what, 65535)? as u16).to_be_bytes())
+        }
+        F::U32 => out.extend_from_slice(
+            &(number(cur, idx, text, what, u64::from(u32::MAX))? as u32).to_be_bytes(),
+        ),
         F::Period => match parse_ttl(text) {
             Some(v) => out.extend_from_slice(&v.to_be_bytes()),
             None => {
                 return cur.err(
                     idx,
-                    format!("{what} {} is not a number or a BIND duration (like 1h30m)", show(text)),
+                    format!(
+                        "{what} {} is not a number or a BIND duration (like 1h30m)",
+                        show(text)
+                    ),
                 )
             }
         },
@@ -560,7 +636,9 @@ fn parse_field(cur: &mut Cursor<'_, '_>, field: Field, what: &str, origin: &Name
         },
         F::CertType => match types::cert_type_from_bytes(text) {
             Some(t) => out.extend_from_slice(&t.to_be_bytes()),
-            None => out.extend_from_slice(&(number(cur, idx, text, what, 65535)? as u16).to_be_bytes()),
+            None => {
+                out.extend_from_slice(&(number(cur, idx, text, what, 65535)? as u16).to_be_bytes())
+            }
         },
         F::Type => match rtype_from_bytes(text) {
             Some(t) => out.extend_from_slice(&t.to_be_bytes()),
@@ -604,12 +682,22 @@ fn parse_field(cur: &mut Cursor<'_, '_>, field: Field, what: &str, origin: &Name
         F::Hex64 => {
             let groups: Vec<&[u8]> = text.split(|&c| c == b':').collect();
             let ok = groups.len() == 4
-                && groups.iter().all(|g| (1..=4).contains(&g.len()) && g.iter().all(u8::is_ascii_hexdigit));
+                && groups
+                    .iter()
+                    .all(|g| (1..=4).contains(&g.len()) && g.iter().all(u8::is_ascii_hexdigit));
             if !ok {
-                return cur.err(idx, format!("{what} {} is not four groups of hex like 0014:4fff:ff20:ee64", show(text)));
+                return cur.err(
+                    idx,
+                    format!(
+                        "{what} {} is not four groups of hex like 0014:4fff:ff20:ee64",
+                        show(text)
+                    ),
+                );
             }
             for g in groups {
-                let v = g.iter().fold(0u16, |acc, &c| (acc << 4) | u16::from(codec::hex_value(c).unwrap_or(0)));
+                let v = g.iter().fold(0u16, |acc, &c| {
+                    (acc << 4) | u16::from(codec::hex_value(c).unwrap_or(0))
+                });
                 out.extend_from_slice(&v.to_be_bytes());
             }
         }
@@ -622,7 +710,11 @@ fn parse_field(cur: &mut Cursor<'_, '_>, field: Field, what: &str, origin: &Name
                 out.truncate(start);
                 return cur.err(
                     idx,
-                    format!("bad EUI-{} address {} (write {want} hex pairs joined by -)", want * 8, show(text)),
+                    format!(
+                        "bad EUI-{} address {} (write {want} hex pairs joined by -)",
+                        want * 8,
+                        show(text)
+                    ),
                 );
             }
         }
@@ -633,12 +725,15 @@ fn parse_field(cur: &mut Cursor<'_, '_>, field: Field, what: &str, origin: &Name
         }
         F::Tag => {
             if text.is_empty() || text.len() > 255 || !text.iter().all(u8::is_ascii_alphanumeric) {
-                return cur.err(idx, format!("CAA tag {} must be 1 to 255 letters and digits", show(text)));
+                return cur.err(
+                    idx,
+                    format!("CAA tag {} must be 1 to 255 letters and digits", show(text)),
+                );
             }
             out.push(text.len() as u8);
             out.extend_from_slice(text);
         }
-        F::Strs | F::Base64 | F::Hex | F::Bitmap => {}
+        F::Strs | F::OptStr | F::Base64 | F::Hex | F::Bitmap => {}
     }
     Ok(())
 }
@@ -683,8 +778,16 @@ fn scaled_decimal(text: &[u8], places: u32) -> Option<(u64, bool)> {
     if int.is_empty() && frac.is_empty() || frac.len() > places as usize {
         return None;
     }
-    let int_v = if int.is_empty() { 0 } else { parse_decimal(int)? };
-    let frac_v = if frac.is_empty() { 0 } else { parse_decimal(frac)? };
+    let int_v = if int.is_empty() {
+        0
+    } else {
+        parse_decimal(int)?
+    };
+    let frac_v = if frac.is_empty() {
+        0
+    } else {
+        parse_decimal(frac)?
+    };
     let scale = 10u64.pow(places);
     let frac_scaled = frac_v * 10u64.pow(places - frac.len() as u32);
     Some((int_v.checked_mul(scale)?.checked_add(frac_scaled)?, neg))
@@ -720,7 +823,12 @@ fn loc(cur: &mut Cursor<'_, '_>, out: &mut Vec<u8>) -> Result<()> {
                 0 => min = number(cur, i, tok.text, &format!("{what} minutes"), 59)?,
                 1 => match scaled_decimal(tok.text, 3) {
                     Some((v, false)) if v < 60_000 => msec = v,
-                    _ => return cur.err(i, format!("{what} seconds {} must be 0 to 59.999", show(tok.text))),
+                    _ => {
+                        return cur.err(
+                            i,
+                            format!("{what} seconds {} must be 0 to 59.999", show(tok.text)),
+                        )
+                    }
                 },
                 _ => {
                     return cur.err(
@@ -736,7 +844,10 @@ fn loc(cur: &mut Cursor<'_, '_>, out: &mut Vec<u8>) -> Result<()> {
             }
         }
         let Some(hemi) = hemi else {
-            return cur.err(cur.i, format!("LOC record is missing its {what} hemisphere"));
+            return cur.err(
+                cur.i,
+                format!("LOC record is missing its {what} hemisphere"),
+            );
         };
         let total = (deg * 3600 + min * 60) * 1000 + msec;
         if total > max_deg * 3_600_000 {
@@ -756,16 +867,35 @@ fn loc(cur: &mut Cursor<'_, '_>, out: &mut Vec<u8>) -> Result<()> {
         None => None,
     };
     let Some(altitude) = altitude else {
-        return cur.err(ai, format!("altitude {} must be -100000.00m to 42849672.95m", show(alt_tok.text)));
+        return cur.err(
+            ai,
+            format!(
+                "altitude {} must be -100000.00m to 42849672.95m",
+                show(alt_tok.text)
+            ),
+        );
     };
     // Defaults from RFC 1876: size 1m, horizontal 10000m, vertical 10m.
     let mut sizes = [100u64, 1_000_000, 1_000];
-    for (slot, what) in sizes.iter_mut().zip(["size", "horizontal precision", "vertical precision"]) {
-        let Some(tok) = cur.toks.get(cur.i) else { break };
+    for (slot, what) in sizes
+        .iter_mut()
+        .zip(["size", "horizontal precision", "vertical precision"])
+    {
+        let Some(tok) = cur.toks.get(cur.i) else {
+            break;
+        };
         let text = tok.text.strip_suffix(b"m").unwrap_or(tok.text);
         match scaled_decimal(text, 2) {
             Some((cm, false)) if cm <= 9_000_000_000 => *slot = cm,
-            _ => return cur.err(cur.i, format!("LOC {what} {} must be 0.00m to 90000000.00m", show(tok.text))),
+            _ => {
+                return cur.err(
+                    cur.i,
+                    format!(
+                        "LOC {what} {} must be 0.00m to 90000000.00m",
+                        show(tok.text)
+                    ),
+                )
+            }
         }
         cur.i += 1;
     }
@@ -787,7 +917,13 @@ fn apl(cur: &mut Cursor<'_, '_>, out: &mut Vec<u8>) -> Result<()> {
         let idx = cur.i;
         cur.i += 1;
         let bad = || -> Result<()> {
-            cur.err(idx, format!("bad APL item {} (write [!]1:192.0.2.0/24 or [!]2:2001:db8::/32)", show(tok.text)))
+            cur.err(
+                idx,
+                format!(
+                    "bad APL item {} (write [!]1:192.0.2.0/24 or [!]2:2001:db8::/32)",
+                    show(tok.text)
+                ),
+            )
         };
         let (neg, body) = match tok.text.strip_prefix(b"!") {
             Some(rest) => (true, rest),
@@ -795,7 +931,9 @@ fn apl(cur: &mut Cursor<'_, '_>, out: &mut Vec<u8>) -> Result<()> {
         };
         let mut colon = body.splitn(2, |&c| c == b':');
         let afi = colon.next().and_then(parse_decimal);
-        let Some(rest) = colon.next() else { return bad() };
+        let Some(rest) = colon.next() else {
+            return bad();
+        };
         let mut slash = rest.splitn(2, |&c| c == b'/');
         let addr = slash.next().unwrap_or_default();
         let prefix = slash.next().and_then(parse_decimal);
@@ -810,7 +948,9 @@ fn apl(cur: &mut Cursor<'_, '_>, out: &mut Vec<u8>) -> Result<()> {
             },
             _ => return bad(),
         };
-        let Some(prefix) = prefix.filter(|&p| p <= max) else { return bad() };
+        let Some(prefix) = prefix.filter(|&p| p <= max) else {
+            return bad();
+        };
         let used = bytes.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
         out.extend_from_slice(&afi.to_be_bytes());
         out.push(prefix as u8);
@@ -973,13 +1113,16 @@ fn svcb(cur: &mut Cursor<'_, '_>, origin: &Name, out: &mut Vec<u8>) -> Result<()
                 return cur.err(idx, format!("{e} in {}", show(raw)));
             }
         }
-        let bad = |msg: &str| -> Result<Vec<u8>> { cur.err(idx, format!("{} {msg}", show(tok.text))) };
+        let bad =
+            |msg: &str| -> Result<Vec<u8>> { cur.err(idx, format!("{} {msg}", show(tok.text))) };
         let wire = match key {
             0 => {
                 let mut keys = Vec::new();
                 for item in split_list(&value_bytes) {
                     match svc_key(&item) {
-                        Some(0) | None => return bad("lists a key that cannot be mandatory").map(|_| ()),
+                        Some(0) | None => {
+                            return bad("lists a key that cannot be mandatory").map(|_| ())
+                        }
                         Some(k) => keys.push(k),
                     }
                 }
@@ -1008,7 +1151,10 @@ fn svcb(cur: &mut Cursor<'_, '_>, origin: &Name, out: &mut Vec<u8>) -> Result<()
                 }
                 Vec::new()
             }
-            3 => match std::str::from_utf8(&value_bytes).ok().and_then(|s| s.parse::<u16>().ok()) {
+            3 => match std::str::from_utf8(&value_bytes)
+                .ok()
+                .and_then(|s| s.parse::<u16>().ok())
+            {
                 Some(p) => p.to_be_bytes().to_vec(),
                 None => bad("needs a port number from 0 to 65535")?,
             },

@@ -150,7 +150,9 @@ pub(crate) fn class_from_bytes(text: &[u8]) -> Option<Class> {
     if code == 1 {
         Some(Class::In)
     } else {
-        Some(Class::Other(String::from_utf8_lossy(text).to_ascii_uppercase()))
+        Some(Class::Other(
+            String::from_utf8_lossy(text).to_ascii_uppercase(),
+        ))
     }
 }
 
