@@ -2,6 +2,7 @@
 //! SO_REUSEPORT (the kernel spreads clients over them), and one TCP
 //! listener on the same port.
 
+pub mod mmsg;
 pub mod tcp;
 pub mod udp;
 

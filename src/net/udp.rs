@@ -1,16 +1,19 @@
 //! UDP workers: each owns one socket and a thread with its own
-//! single-threaded runtime, so a query never crosses threads.
+//! single-threaded runtime, so a query never crosses threads. Datagrams
+//! move in batches (see `mmsg`).
 
 use std::net::UdpSocket;
 use std::sync::Arc;
 
+use std::os::fd::AsRawFd;
+
 use arc_swap::ArcSwap;
+use tokio::io::Interest;
+
+use super::mmsg::Batch;
 
 use crate::query::{self, Transport};
 use crate::snapshot::Snapshot;
-
-/// Largest datagram we accept; anything longer is not a DNS query.
-const MAX_DATAGRAM: usize = 65535;
 
 /// Starts a worker thread serving `socket` until the process exits.
 pub fn spawn_worker(
@@ -41,20 +44,22 @@ async fn serve(socket: UdpSocket, state: Arc<ArcSwap<Snapshot>>) {
             return;
         }
     };
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    let mut out = Vec::with_capacity(4096);
+    let fd = socket.as_raw_fd();
+    let mut batch = Batch::new();
     loop {
-        // ICMP errors from earlier sends surface here; they concern one
-        // client only.
-        let Ok((len, peer)) = socket.recv_from(&mut buf).await else {
+        if socket.readable().await.is_err() {
             continue;
-        };
-        let Some(packet) = buf.get(..len) else {
+        }
+        // try_io clears tokio's readiness on WouldBlock, so the next
+        // readable() really waits.
+        let Ok(n) = socket.try_io(Interest::READABLE, || batch.recv(fd)) else {
             continue;
         };
         let snapshot = state.load();
-        if query::respond(&snapshot, packet, Transport::Udp, &mut out) {
-            let _ = socket.send_to(&out, peer).await;
-        }
+        batch.answer_each(n, |request, out| {
+            query::respond(&snapshot, request, Transport::Udp, out)
+        });
+        drop(snapshot);
+        batch.send(fd, n);
     }
 }

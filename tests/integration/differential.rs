@@ -41,7 +41,11 @@ fn corpus_zones() -> Vec<(String, PathBuf)> {
         .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
         .filter_map(|entry| {
             let path = entry.ok()?.path();
-            let origin = path.file_name()?.to_str()?.strip_suffix(".zone")?.to_string();
+            let origin = path
+                .file_name()?
+                .to_str()?
+                .strip_suffix(".zone")?
+                .to_string();
             Some((origin, path))
         })
         .collect();
@@ -187,7 +191,10 @@ fn type_from_str(s: &str) -> Option<u16> {
     if let Some(n) = upper.strip_prefix("TYPE") {
         return n.parse().ok();
     }
-    TYPES.iter().find(|(name, _)| *name == upper).map(|(_, v)| *v)
+    TYPES
+        .iter()
+        .find(|(name, _)| *name == upper)
+        .map(|(_, v)| *v)
 }
 
 fn type_to_string(t: u16) -> String {
@@ -216,7 +223,10 @@ fn parse_allowlist(text: &str) -> Vec<Allowed> {
         }
         let parts: Vec<&str> = line.splitn(3, '|').map(str::trim).collect();
         let [query, aspect, reason] = parts.as_slice() else {
-            panic!("allowlist.txt:{}: expected `QUERY | ASPECT | REASON`", n + 1);
+            panic!(
+                "allowlist.txt:{}: expected `QUERY | ASPECT | REASON`",
+                n + 1
+            );
         };
         assert!(
             reason.contains("RFC") || reason.contains("SPEC"),
@@ -252,7 +262,10 @@ fn encode_name(name: &str, out: &mut Vec<u8>) {
     let name = name.strip_suffix('.').unwrap_or(name);
     if !name.is_empty() {
         for label in name.split('.') {
-            assert!(!label.is_empty() && label.len() < 64, "bad label in {name:?}");
+            assert!(
+                !label.is_empty() && label.len() < 64,
+                "bad label in {name:?}"
+            );
             out.push(label.len() as u8);
             out.extend_from_slice(label.as_bytes());
         }
@@ -475,7 +488,9 @@ fn rdata_layout(rtype: u16) -> Option<&'static [Field]> {
 /// Decompresses and lowercases the names inside rdata; other rdata is kept
 /// byte for byte.
 fn canonical_rdata(msg: &[u8], start: usize, len: usize, rtype: u16) -> Result<Vec<u8>, String> {
-    let raw = msg.get(start..start + len).ok_or("rdata runs off the message")?;
+    let raw = msg
+        .get(start..start + len)
+        .ok_or("rdata runs off the message")?;
     let Some(layout) = rdata_layout(rtype) else {
         return Ok(raw.to_vec());
     };
@@ -493,7 +508,10 @@ fn canonical_rdata(msg: &[u8], start: usize, len: usize, rtype: u16) -> Result<V
         }
     }
     if r.pos != start + len {
-        return Err(format!("rdata of {} has trailing bytes", type_to_string(rtype)));
+        return Err(format!(
+            "rdata of {} has trailing bytes",
+            type_to_string(rtype)
+        ));
     }
     Ok(out)
 }
@@ -567,15 +585,18 @@ fn render_rdata(rtype: u16, rdata: &[u8]) -> String {
         Some((labels_to_string(&labels), r.pos))
     };
     let rendered = match (rtype, rdata.len()) {
-        (1, 4) => Some(format!("{}.{}.{}.{}", rdata[0], rdata[1], rdata[2], rdata[3])),
+        (1, 4) => Some(format!(
+            "{}.{}.{}.{}",
+            rdata[0], rdata[1], rdata[2], rdata[3]
+        )),
         (28, 16) => {
             let octets: [u8; 16] = rdata.try_into().unwrap_or([0; 16]);
             Some(std::net::Ipv6Addr::from(octets).to_string())
         }
         (2 | 5 | 12 | 39, _) => name_at(0).map(|(n, _)| n),
-        (15 | 36, 3..) => name_at(2).map(|(n, _)| {
-            format!("{} {n}", u16::from_be_bytes([rdata[0], rdata[1]]))
-        }),
+        (15 | 36, 3..) => {
+            name_at(2).map(|(n, _)| format!("{} {n}", u16::from_be_bytes([rdata[0], rdata[1]])))
+        }
         (33, 7..) => name_at(6).map(|(n, _)| {
             let f = |i: usize| u16::from_be_bytes([rdata[i], rdata[i + 1]]);
             format!("{} {} {} {n}", f(0), f(2), f(4))
@@ -690,7 +711,9 @@ impl Client {
     }
 
     fn udp_exchange(&mut self, packet: &[u8], id: u16) -> Result<Vec<u8>, String> {
-        self.udp.send_to(packet, self.udp_addr).map_err(|e| e.to_string())?;
+        self.udp
+            .send_to(packet, self.udp_addr)
+            .map_err(|e| e.to_string())?;
         let mut buf = vec![0u8; 65535];
         let deadline = Instant::now() + REPLY_TIMEOUT;
         loop {
@@ -720,13 +743,16 @@ impl Client {
             let stream = self.tcp.as_mut().unwrap();
             let mut framed = (packet.len() as u16).to_be_bytes().to_vec();
             framed.extend_from_slice(packet);
-            let result = stream.write_all(&framed).map_err(|e| e.to_string()).and_then(|()| {
-                let mut len = [0u8; 2];
-                stream.read_exact(&mut len).map_err(|e| e.to_string())?;
-                let mut buf = vec![0u8; u16::from_be_bytes(len).into()];
-                stream.read_exact(&mut buf).map_err(|e| e.to_string())?;
-                Ok(buf)
-            });
+            let result = stream
+                .write_all(&framed)
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    let mut len = [0u8; 2];
+                    stream.read_exact(&mut len).map_err(|e| e.to_string())?;
+                    let mut buf = vec![0u8; u16::from_be_bytes(len).into()];
+                    stream.read_exact(&mut buf).map_err(|e| e.to_string())?;
+                    Ok(buf)
+                });
             match result {
                 Ok(buf) if buf.len() >= 2 && buf[..2] == id.to_be_bytes() => return Ok(buf),
                 Ok(buf) => {
@@ -825,7 +851,8 @@ impl Knot {
     fn wait_ready(&mut self, zones: &[(String, PathBuf)]) {
         let deadline = Instant::now() + Duration::from_secs(15);
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         let mut pending: Vec<&str> = zones.iter().map(|(o, _)| o.as_str()).collect();
         let mut buf = vec![0u8; 65535];
         while !pending.is_empty() {
@@ -892,12 +919,13 @@ fn set_difference(
 /// Compares the oracle's reply `a` (from `oracle`) with `b` (from `peer`).
 fn compare(oracle: &str, peer: &str, a: &Reply, b: &Reply) -> Vec<Difference> {
     let mut diffs = Vec::new();
-    let mut flag = |aspect: &'static str, what: &str, x: &dyn std::fmt::Debug, y: &dyn std::fmt::Debug| {
-        diffs.push(Difference {
-            aspect,
-            detail: format!("{what}: {oracle} {x:?}, {peer} {y:?}"),
-        });
-    };
+    let mut flag =
+        |aspect: &'static str, what: &str, x: &dyn std::fmt::Debug, y: &dyn std::fmt::Debug| {
+            diffs.push(Difference {
+                aspect,
+                detail: format!("{what}: {oracle} {x:?}, {peer} {y:?}"),
+            });
+        };
     if a.rcode != b.rcode {
         flag("rcode", "rcode", &rcode_name(a.rcode), &rcode_name(b.rcode));
     }
@@ -977,7 +1005,10 @@ fn start_peer(zones: &[(String, PathBuf)]) -> Peer {
             stderr: Box::new(move || std::fs::read_to_string(&log).unwrap_or_default()),
         };
     }
-    let refs: Vec<(&str, &Path)> = zones.iter().map(|(o, p)| (o.as_str(), p.as_path())).collect();
+    let refs: Vec<(&str, &Path)> = zones
+        .iter()
+        .map(|(o, p)| (o.as_str(), p.as_path()))
+        .collect();
     let server = common::Server::start_zones(&refs, &[]);
     let log = server.stderr_path.clone();
     Peer {
@@ -1097,20 +1128,31 @@ fn a_record(owner: &str, ttl: u32, last: u8) -> Rr {
 
 #[test]
 fn compare_reports_every_kind_of_difference() {
-    let base = reply_with(&[a_record("www.example.com.", 300, 1), a_record("www.example.com.", 300, 2)]);
+    let base = reply_with(&[
+        a_record("www.example.com.", 300, 1),
+        a_record("www.example.com.", 300, 2),
+    ]);
     // Same set in another order: no difference.
-    let reordered =
-        reply_with(&[a_record("www.example.com.", 300, 2), a_record("www.example.com.", 300, 1)]);
+    let reordered = reply_with(&[
+        a_record("www.example.com.", 300, 2),
+        a_record("www.example.com.", 300, 1),
+    ]);
     assert!(compare("a", "b", &base, &reordered).is_empty());
 
     let other_rdata = reply_with(&[a_record("www.example.com.", 300, 1)]);
     let d = compare("a", "b", &base, &other_rdata);
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].aspect, "answer");
-    assert!(d[0].detail.contains("only a: www.example.com. 300 IN A 192.0.2.2"), "{d:?}");
+    assert!(
+        d[0].detail
+            .contains("only a: www.example.com. 300 IN A 192.0.2.2"),
+        "{d:?}"
+    );
 
-    let other_ttl =
-        reply_with(&[a_record("www.example.com.", 60, 1), a_record("www.example.com.", 300, 2)]);
+    let other_ttl = reply_with(&[
+        a_record("www.example.com.", 60, 1),
+        a_record("www.example.com.", 300, 2),
+    ]);
     assert_eq!(compare("a", "b", &base, &other_ttl)[0].aspect, "answer");
 
     let mut no_aa = base.clone();
@@ -1126,7 +1168,9 @@ fn compare_reports_every_kind_of_difference() {
     assert_eq!(compare("a", "b", &base, &no_edns)[0].aspect, "edns");
 
     let mut extra = base.clone();
-    extra.additional.insert(a_record("ns1.example.com.", 300, 53));
+    extra
+        .additional
+        .insert(a_record("ns1.example.com.", 300, 53));
     assert_eq!(compare("a", "b", &base, &extra)[0].aspect, "additional");
 
     // Both truncated: sections are not compared (RFC 2181 §9)...
@@ -1158,7 +1202,10 @@ fn parse_reply_decompresses_and_lowercases_names_in_rdata() {
     let b = parse_reply(&plain).unwrap();
     assert_eq!(a.answer, b.answer);
     assert_eq!(a.question[0].0, "www.Example.com.");
-    assert_eq!(a.answer.first().unwrap().to_string(), "www.example.com. 60 IN CNAME example.com.");
+    assert_eq!(
+        a.answer.first().unwrap().to_string(),
+        "www.example.com. 60 IN CNAME example.com."
+    );
 
     // Opaque rdata stays byte for byte: a TXT differing in case differs.
     let txt = |s: &[u8]| Rr {

@@ -1366,10 +1366,12 @@ fn tcp_stalled_partial_message_times_out() {
     let Some(closed) = closed else {
         panic!("stalled connection still open 6 s after its last byte (idle timeout 1 s)");
     };
+    // Closing a half-sent message sooner than the idle timeout is fine
+    // (knotd uses a separate 0.5 s I/O timeout); holding it longer is not.
     let after = closed.duration_since(sent_at);
     assert!(
-        after >= Duration::from_millis(700) && after <= Duration::from_secs(4),
-        "stalled connection closed {after:?} after its last byte, want 1-4 s"
+        after <= Duration::from_secs(4),
+        "stalled connection closed {after:?} after its last byte, want at most 4 s"
     );
     target.assert_alive();
 }
