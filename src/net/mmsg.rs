@@ -213,3 +213,17 @@ fn sockaddr_to_std(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> Op
         _ => None,
     }
 }
+
+/// Registers a UDP socket with the runtime for reading only. Must be called
+/// inside a tokio runtime.
+pub fn register_readable(
+    socket: std::net::UdpSocket,
+) -> io::Result<tokio::io::unix::AsyncFd<std::net::UdpSocket>> {
+    // SAFETY: a std UdpSocket owns its descriptor, keeps it open until it is
+    // dropped, and always returns the same one from as_raw_fd; the AsyncFd
+    // takes ownership of the socket, so the descriptor outlives it.
+    unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE)
+    }
+    .map_err(|e| e.into_parts().1)
+}

@@ -8,9 +8,8 @@ use std::sync::Arc;
 use std::os::fd::AsRawFd;
 
 use arc_swap::ArcSwap;
-use tokio::io::Interest;
 
-use super::mmsg::Batch;
+use super::mmsg::{register_readable, Batch};
 
 use crate::query::{self, Transport};
 use crate::snapshot::Snapshot;
@@ -37,7 +36,10 @@ pub fn spawn_worker(
 }
 
 async fn serve(socket: UdpSocket, state: Arc<ArcSwap<Snapshot>>) {
-    let socket = match tokio::net::UdpSocket::from_std(socket) {
+    // Registered for reading only: with write interest too, every sent
+    // datagram freed by the kernel would wake the poller (sock_wfree showed
+    // up at ~5% of a profile).
+    let socket = match register_readable(socket) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("UDP socket cannot join the runtime: {e}");
@@ -47,12 +49,12 @@ async fn serve(socket: UdpSocket, state: Arc<ArcSwap<Snapshot>>) {
     let fd = socket.as_raw_fd();
     let mut batch = Batch::new();
     loop {
-        if socket.readable().await.is_err() {
+        let Ok(mut ready) = socket.readable().await else {
             continue;
-        }
-        // try_io clears tokio's readiness on WouldBlock, so the next
+        };
+        // try_io clears the readiness on WouldBlock, so the next
         // readable() really waits.
-        let Ok(n) = socket.try_io(Interest::READABLE, || batch.recv(fd)) else {
+        let Ok(Ok(n)) = ready.try_io(|_| batch.recv(fd)) else {
             continue;
         };
         let snapshot = state.load();
