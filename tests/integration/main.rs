@@ -3,6 +3,7 @@
 
 #![allow(unreachable_pub, dead_code)]
 
+mod basics;
 mod common;
 mod differential;
 mod hostile;
