@@ -60,7 +60,7 @@ pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![Diagnostic {
             position: Position {
-                file: path.to_path_buf(),
+                file: path.into(),
                 line: 1,
                 col: 1,
             },
@@ -85,7 +85,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
         let (line, col) = line_col(text, offset);
         Diagnostic {
             position: Position {
-                file: path.to_path_buf(),
+                file: path.into(),
                 line,
                 col,
             },

@@ -5,6 +5,8 @@
 //! outside the zone. Warnings (loaded, logged): TTLs that differ inside an
 //! RRset (the first one wins, as BIND does), data below a DNAME.
 
+use std::path::Path;
+
 use rustc_hash::FxHashMap;
 
 use super::{Node, Rrset, Zone, FLAG_CUT, FLAG_DNAME, FLAG_OCCLUDED, FLAG_WILDCARD_CHILD};
@@ -25,6 +27,15 @@ struct PendingRrset {
     position: Position,
 }
 
+/// Zone-wide problems are reported at the start of the zone file.
+fn file_start(source: &Path) -> Position {
+    Position {
+        file: source.into(),
+        line: 1,
+        col: 1,
+    }
+}
+
 fn diag(position: &Position, message: String) -> Diagnostic {
     Diagnostic {
         position: position.clone(),
@@ -40,8 +51,13 @@ fn allowed_beside_cname(rtype: u16) -> bool {
     )
 }
 
-/// Compiles the records of one zone. `origin` is the zone's name.
-pub fn build_zone(origin: &Name, records: Vec<Record>) -> Result<Built, Vec<Diagnostic>> {
+/// Compiles the records of one zone. `origin` is the zone's name; `source`
+/// names the zone file in zone-wide messages (no SOA, …).
+pub fn build_zone(
+    origin: &Name,
+    records: Vec<Record>,
+    source: &Path,
+) -> Result<Built, Vec<Diagnostic>> {
     let apex = origin.to_lowercase();
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
@@ -129,11 +145,7 @@ pub fn build_zone(origin: &Name, records: Vec<Record>) -> Result<Built, Vec<Diag
 
     let Some(negative_soa) = negative_soa else {
         errors.push(Diagnostic {
-            position: Position {
-                file: Default::default(),
-                line: 0,
-                col: 0,
-            },
+            position: file_start(source),
             message: format!("zone \"{apex}\" has no SOA record at its apex"),
         });
         return Err(errors);
@@ -143,11 +155,7 @@ pub fn build_zone(origin: &Name, records: Vec<Record>) -> Result<Built, Vec<Diag
         .is_none_or(|n| n.rrset(rtype::NS).is_none())
     {
         errors.push(Diagnostic {
-            position: Position {
-                file: Default::default(),
-                line: 0,
-                col: 0,
-            },
+            position: file_start(source),
             message: format!("zone \"{apex}\" has no NS records at its apex"),
         });
     }
@@ -156,7 +164,7 @@ pub fn build_zone(origin: &Name, records: Vec<Record>) -> Result<Built, Vec<Diag
     }
 
     add_empty_non_terminals(&apex, &mut nodes);
-    mark_occluded_and_wildcards(&apex, &mut nodes, &mut warnings);
+    mark_occluded_and_wildcards(&apex, &mut nodes, &mut warnings, source);
 
     Ok(Built {
         zone: Zone {
@@ -252,6 +260,7 @@ fn mark_occluded_and_wildcards(
     apex: &Name,
     nodes: &mut FxHashMap<Box<[u8]>, Node>,
     warnings: &mut Vec<Diagnostic>,
+    source: &Path,
 ) {
     let apex_len = apex.wire_len();
     let keys: Vec<Box<[u8]>> = nodes.keys().cloned().collect();
@@ -303,11 +312,7 @@ fn mark_occluded_and_wildcards(
             .map(|n| n.to_string())
             .unwrap_or_default();
         warnings.push(Diagnostic {
-            position: Position {
-                file: Default::default(),
-                line: 0,
-                col: 0,
-            },
+            position: file_start(source),
             message: format!("data at \"{name}\" is below a DNAME and will never be answered"),
         });
     }

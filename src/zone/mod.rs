@@ -147,18 +147,8 @@ impl Zone {
     }
 }
 
-/// Reads, parses and compiles one zone file. Zone-wide problems that have
-/// no line of their own are reported at the file's first line.
+/// Reads, parses and compiles one zone file.
 pub fn load(origin: &Name, file: &std::path::Path) -> Result<build::Built, Vec<Diagnostic>> {
     let records = crate::zonefile::parse_file(file, origin)?;
-    build::build_zone(origin, records).map_err(|mut errors| {
-        for e in &mut errors {
-            if e.position.file.as_os_str().is_empty() {
-                e.position.file = file.to_path_buf();
-                e.position.line = 1;
-                e.position.col = 1;
-            }
-        }
-        errors
-    })
+    build::build_zone(origin, records, file)
 }

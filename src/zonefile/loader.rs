@@ -40,6 +40,8 @@ pub(crate) struct Loader {
 pub(crate) struct FileState<'a> {
     pub(crate) text: &'a [u8],
     pub(crate) path: &'a Path,
+    /// The same path, shared by the positions of every record.
+    shared_path: std::sync::Arc<Path>,
     pub(crate) origin: Name,
     last_owner: Option<Name>,
 }
@@ -55,7 +57,7 @@ impl FileState<'_> {
         // Count characters, not bytes, so columns match what editors show.
         let col = prefix.iter().filter(|&&b| (b & 0xc0) != 0x80).count() + 1;
         Position {
-            file: self.path.to_path_buf(),
+            file: self.shared_path.clone(),
             line,
             col: u32::try_from(col).unwrap_or(u32::MAX),
         }
@@ -105,6 +107,7 @@ impl Loader {
         let mut fs = FileState {
             text,
             path,
+            shared_path: path.into(),
             origin,
             last_owner: None,
         };

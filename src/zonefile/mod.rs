@@ -20,7 +20,7 @@ mod rdata;
 mod types;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::name::Name;
 
@@ -34,7 +34,7 @@ pub fn parse_file(path: &Path, origin: &Name) -> Result<Vec<Record>, Vec<Diagnos
     let text = std::fs::read(path).map_err(|e| {
         vec![Diagnostic {
             position: Position {
-                file: path.to_path_buf(),
+                file: path.into(),
                 line: 1,
                 col: 1,
             },
@@ -64,7 +64,8 @@ fn parse_bytes(text: &[u8], file: &Path, origin: &Name) -> Result<Vec<Record>, V
 /// Where something was written: file, 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Position {
-    pub file: PathBuf,
+    /// Shared by every record of a file, so positions cost a pointer.
+    pub file: std::sync::Arc<Path>,
     pub line: u32,
     pub col: u32,
 }
