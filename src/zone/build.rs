@@ -1,18 +1,20 @@
 //! Semantic checks and compilation of parsed records into a [`Zone`].
 //!
-//! Errors (the zone is not loaded): no SOA or NS at the apex, SOA elsewhere,
-//! CNAME beside other data or more than one CNAME/DNAME at a name, records
-//! outside the zone. Warnings (loaded, logged): TTLs that differ inside an
-//! RRset (the first one wins, as BIND does), data below a DNAME.
+//! Records stream in one at a time ([`ZoneBuilder::add`]) straight into the
+//! final node table, so a large zone is never held twice. Errors (the zone
+//! is not loaded): no SOA or NS at the apex, SOA elsewhere, CNAME beside
+//! other data, more than one CNAME or DNAME at a name, records outside the
+//! zone or of another class. Warnings (loaded, logged): TTLs that differ
+//! inside an RRset (the first one wins, as BIND does), data below a DNAME.
 
 use std::path::Path;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{Node, Rrset, Zone, FLAG_CUT, FLAG_DNAME, FLAG_OCCLUDED, FLAG_WILDCARD_CHILD};
-use crate::name::{lowercase_wire, Name};
+use crate::name::{Name, MAX_NAME_LEN};
 use crate::rtype;
-use crate::zonefile::{Diagnostic, Position, Record};
+use crate::zonefile::{rtype_name, Diagnostic, Position, Record};
 
 /// What a successful build returns besides the zone.
 pub struct Built {
@@ -20,27 +22,27 @@ pub struct Built {
     pub warnings: Vec<Diagnostic>,
 }
 
-struct PendingRrset {
-    rtype: u16,
-    ttl: u32,
-    rdatas: Vec<Box<[u8]>>,
-    position: Position,
+/// Compiles a zone from records handed over one by one.
+pub struct ZoneBuilder {
+    apex: Name,
+    source: std::sync::Arc<Path>,
+    nodes: FxHashMap<Box<[u8]>, Node>,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+    record_count: usize,
 }
 
 /// Zone-wide problems are reported at the start of the zone file.
-fn file_start(source: &Path) -> Position {
+fn file_start(source: &std::sync::Arc<Path>) -> Position {
     Position {
-        file: source.into(),
+        file: source.clone(),
         line: 1,
         col: 1,
     }
 }
 
-fn diag(position: &Position, message: String) -> Diagnostic {
-    Diagnostic {
-        position: position.clone(),
-        message,
-    }
+fn diag(position: Position, message: String) -> Diagnostic {
+    Diagnostic { position, message }
 }
 
 /// Types that may sit beside a CNAME (RFC 2181 §10.1, RFC 4035 §2.5).
@@ -51,174 +53,203 @@ fn allowed_beside_cname(rtype: u16) -> bool {
     )
 }
 
-/// Compiles the records of one zone. `origin` is the zone's name; `source`
-/// names the zone file in zone-wide messages (no SOA, …).
+fn show(key: &[u8]) -> String {
+    Name::from_wire(key)
+        .map(|n| n.to_string())
+        .unwrap_or_default()
+}
+
+impl ZoneBuilder {
+    /// `origin` is the zone's name; `source` names the zone file in
+    /// zone-wide messages (no SOA, …).
+    pub fn new(origin: &Name, source: &Path) -> Self {
+        Self::with_capacity(origin, source, 0)
+    }
+
+    /// Like [`new`](Self::new), with room for about `names` owner names,
+    /// which spares a large zone repeated table growth.
+    pub fn with_capacity(origin: &Name, source: &Path, names: usize) -> Self {
+        let mut nodes = FxHashMap::default();
+        nodes.reserve(names);
+        Self {
+            apex: origin.to_lowercase(),
+            source: source.into(),
+            nodes,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            record_count: 0,
+        }
+    }
+
+    pub fn add(&mut self, record: Record) {
+        if !record.owner.is_subdomain_of(&self.apex) {
+            let message = format!(
+                "record owner \"{}\" is outside the zone \"{}\"",
+                record.owner, self.apex
+            );
+            self.errors.push(diag(record.position, message));
+            return;
+        }
+        if record.class != rtype::CLASS_IN {
+            self.errors
+                .push(diag(record.position, "only class IN is served".into()));
+            return;
+        }
+        let mut lower = [0u8; MAX_NAME_LEN];
+        let wire = record.owner.as_wire();
+        let Some(dest) = lower.get_mut(..wire.len()) else {
+            return;
+        };
+        for (d, s) in dest.iter_mut().zip(wire) {
+            *d = s.to_ascii_lowercase();
+        }
+        let key = &*dest;
+        let is_apex = key == self.apex.as_wire();
+        let node = match self.nodes.get_mut(key) {
+            Some(node) => node,
+            None => self.nodes.entry(key.into()).or_default(),
+        };
+        if let Some(message) = conflict(node, is_apex, record.rtype, key) {
+            self.errors.push(diag(record.position, message));
+            return;
+        }
+        let index = match node.rrsets.binary_search_by_key(&record.rtype, |r| r.rtype) {
+            Ok(i) => i,
+            Err(i) => {
+                node.rrsets
+                    .insert(i, Rrset::empty(record.rtype, record.ttl));
+                i
+            }
+        };
+        let Some(rrset) = node.rrsets.get_mut(index) else {
+            return;
+        };
+        if rrset.count > 0 {
+            let single = matches!(record.rtype, rtype::SOA | rtype::CNAME | rtype::DNAME);
+            if single && !rrset.rdatas().any(|r| r == &*record.rdata) {
+                let message = format!(
+                    "more than one {} record at \"{}\"",
+                    rtype_name(record.rtype),
+                    show(key)
+                );
+                self.errors.push(diag(record.position, message));
+                return;
+            }
+            if rrset.ttl != record.ttl {
+                let message = format!(
+                    "TTL {} differs from {} of the first {} record at this name (RFC 2181 §5.2); using {}",
+                    record.ttl,
+                    rrset.ttl,
+                    rtype_name(record.rtype),
+                    rrset.ttl
+                );
+                self.warnings.push(diag(record.position, message));
+            }
+        }
+        if rrset.push(&record.rdata) {
+            self.record_count += 1;
+        }
+    }
+
+    /// The errors found so far (when parsing failed and no zone is built).
+    pub fn into_errors(self) -> Vec<Diagnostic> {
+        self.errors
+    }
+
+    /// Runs the zone-wide checks and computes the lookup flags.
+    pub fn finish(mut self) -> Result<Built, Vec<Diagnostic>> {
+        let apex_node = self.nodes.get(self.apex.as_wire());
+        let soa = apex_node.and_then(|n| n.rrset(rtype::SOA));
+        let numbers = soa.and_then(|s| s.rdatas().next().and_then(soa_numbers));
+        let (Some(soa), Some((serial, minimum))) = (soa, numbers) else {
+            let message = format!("zone \"{}\" has no SOA record at its apex", self.apex);
+            self.errors.push(diag(file_start(&self.source), message));
+            return Err(self.errors);
+        };
+        // RFC 2308 §3: negative answers carry min(SOA TTL, SOA MINIMUM).
+        let negative_soa = soa.with_ttl(soa.ttl.min(minimum));
+        if apex_node.is_none_or(|n| n.rrset(rtype::NS).is_none()) {
+            let message = format!("zone \"{}\" has no NS records at its apex", self.apex);
+            self.errors.push(diag(file_start(&self.source), message));
+        }
+        if !self.errors.is_empty() {
+            return Err(self.errors);
+        }
+
+        let apex = self.apex;
+        let mut nodes = self.nodes;
+        let mut warnings = self.warnings;
+        for (key, node) in nodes.iter_mut() {
+            node.rrsets.shrink_to_fit();
+            for rrset in &mut node.rrsets {
+                rrset.shrink();
+            }
+            if **key != *apex.as_wire() && node.rrset(rtype::NS).is_some() {
+                node.flags |= FLAG_CUT;
+            }
+            if node.rrset(rtype::DNAME).is_some() {
+                node.flags |= FLAG_DNAME;
+            }
+        }
+        add_empty_non_terminals(&apex, &mut nodes);
+        mark_occluded_and_wildcards(&apex, &mut nodes, &mut warnings, &self.source);
+        nodes.shrink_to_fit();
+
+        Ok(Built {
+            zone: Zone {
+                apex,
+                nodes,
+                negative_soa,
+                serial,
+                record_count: self.record_count,
+            },
+            warnings,
+        })
+    }
+}
+
+/// Compiles the records of one zone at once (see [`ZoneBuilder`]).
 pub fn build_zone(
     origin: &Name,
     records: Vec<Record>,
     source: &Path,
 ) -> Result<Built, Vec<Diagnostic>> {
-    let apex = origin.to_lowercase();
-    let mut errors = Vec::new();
-    let mut warnings = Vec::new();
-    let record_count = records.len();
-
-    // Group by owner, then type, dropping exact duplicates as BIND does.
-    let mut owners: FxHashMap<Box<[u8]>, Vec<PendingRrset>> = FxHashMap::default();
+    let mut builder = ZoneBuilder::new(origin, source);
     for record in records {
-        if !record.owner.is_subdomain_of(&apex) {
-            errors.push(diag(
-                &record.position,
-                format!(
-                    "record owner \"{}\" is outside the zone \"{apex}\"",
-                    record.owner
-                ),
-            ));
-            continue;
-        }
-        if record.class != rtype::CLASS_IN {
-            errors.push(diag(&record.position, "only class IN is served".into()));
-            continue;
-        }
-        let key: Box<[u8]> = lowercase_wire(record.owner.as_wire()).into_boxed_slice();
-        let sets = owners.entry(key).or_default();
-        match sets.iter_mut().find(|s| s.rtype == record.rtype) {
-            Some(set) => {
-                if set.ttl != record.ttl {
-                    warnings.push(diag(
-                        &record.position,
-                        format!(
-                            "TTL {} differs from {} of the first {} record at this name (RFC 2181 §5.2); using {}",
-                            record.ttl,
-                            set.ttl,
-                            type_name(record.rtype),
-                            set.ttl
-                        ),
-                    ));
-                }
-                if !set.rdatas.iter().any(|r| **r == *record.rdata) {
-                    set.rdatas.push(record.rdata);
-                }
-            }
-            None => sets.push(PendingRrset {
-                rtype: record.rtype,
-                ttl: record.ttl,
-                rdatas: vec![record.rdata],
-                position: record.position,
-            }),
-        }
+        builder.add(record);
     }
-
-    let mut serial = 0;
-    let mut negative_soa = None;
-    let mut nodes: FxHashMap<Box<[u8]>, Node> = FxHashMap::default();
-    nodes.reserve(owners.len());
-    for (key, mut sets) in owners {
-        let is_apex = *key == *apex.as_wire();
-        sets.sort_by_key(|s| s.rtype);
-        check_node(&key, is_apex, &sets, &mut errors);
-        if is_apex {
-            if let Some(soa) = sets.iter().find(|s| s.rtype == rtype::SOA) {
-                if let Some((s, minimum)) = soa.rdatas.first().and_then(|r| soa_numbers(r)) {
-                    serial = s;
-                    let rdatas: Vec<&[u8]> = soa.rdatas.iter().map(|r| &**r).collect();
-                    negative_soa = Some(Rrset::new(rtype::SOA, soa.ttl.min(minimum), &rdatas));
-                }
-            }
-        }
-        let mut flags = 0;
-        if !is_apex && sets.iter().any(|s| s.rtype == rtype::NS) {
-            flags |= FLAG_CUT;
-        }
-        if sets.iter().any(|s| s.rtype == rtype::DNAME) {
-            flags |= FLAG_DNAME;
-        }
-        let rrsets = sets
-            .iter()
-            .map(|s| {
-                let rdatas: Vec<&[u8]> = s.rdatas.iter().map(|r| &**r).collect();
-                Rrset::new(s.rtype, s.ttl, &rdatas)
-            })
-            .collect();
-        nodes.insert(key, Node { rrsets, flags });
-    }
-
-    let Some(negative_soa) = negative_soa else {
-        errors.push(Diagnostic {
-            position: file_start(source),
-            message: format!("zone \"{apex}\" has no SOA record at its apex"),
-        });
-        return Err(errors);
-    };
-    if nodes
-        .get(apex.as_wire())
-        .is_none_or(|n| n.rrset(rtype::NS).is_none())
-    {
-        errors.push(Diagnostic {
-            position: file_start(source),
-            message: format!("zone \"{apex}\" has no NS records at its apex"),
-        });
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-
-    add_empty_non_terminals(&apex, &mut nodes);
-    mark_occluded_and_wildcards(&apex, &mut nodes, &mut warnings, source);
-
-    Ok(Built {
-        zone: Zone {
-            apex,
-            nodes,
-            negative_soa,
-            serial,
-            record_count,
-        },
-        warnings,
-    })
+    builder.finish()
 }
 
-fn check_node(key: &[u8], is_apex: bool, sets: &[PendingRrset], errors: &mut Vec<Diagnostic>) {
-    let name = Name::from_wire(key)
-        .map(|n| n.to_string())
-        .unwrap_or_default();
-    for set in sets {
-        match set.rtype {
-            rtype::SOA if !is_apex => errors.push(diag(
-                &set.position,
-                format!("SOA record at \"{name}\", which is not the zone apex"),
-            )),
-            rtype::SOA if set.rdatas.len() > 1 => errors.push(diag(
-                &set.position,
-                "more than one SOA record at the apex".into(),
-            )),
-            rtype::CNAME if set.rdatas.len() > 1 => errors.push(diag(
-                &set.position,
-                format!("more than one CNAME record at \"{name}\""),
-            )),
-            rtype::DNAME if set.rdatas.len() > 1 => errors.push(diag(
-                &set.position,
-                format!("more than one DNAME record at \"{name}\""),
-            )),
-            _ => {}
+/// Why a record of `rtype` cannot join `node`, if it cannot.
+fn conflict(node: &Node, is_apex: bool, rtype: u16, key: &[u8]) -> Option<String> {
+    match rtype {
+        rtype::SOA if !is_apex => {
+            return Some(format!(
+                "SOA record at \"{}\", which is not the zone apex",
+                show(key)
+            ))
         }
-    }
-    if let Some(cname) = sets.iter().find(|s| s.rtype == rtype::CNAME) {
-        if is_apex {
-            errors.push(diag(
-                &cname.position,
+        rtype::CNAME if is_apex => {
+            return Some(
                 "CNAME at the zone apex (it would hide the SOA and NS records; use ALIAS)".into(),
-            ));
-        } else if let Some(other) = sets.iter().find(|s| !allowed_beside_cname(s.rtype)) {
-            errors.push(diag(
-                &other.position,
-                format!(
-                    "{} record beside a CNAME at \"{name}\" (RFC 1034 §3.6.2: a CNAME owner has no other data)",
-                    type_name(other.rtype)
-                ),
-            ));
+            )
         }
+        _ => {}
     }
+    let has_cname = node.rrset(rtype::CNAME).is_some();
+    let cname_clash = if rtype == rtype::CNAME {
+        node.rrsets.iter().any(|r| !allowed_beside_cname(r.rtype))
+    } else {
+        has_cname && !allowed_beside_cname(rtype)
+    };
+    cname_clash.then(|| {
+        format!(
+            "{} record beside a CNAME at \"{}\" (RFC 1034 §3.6.2: a CNAME owner has no other data)",
+            rtype_name(rtype),
+            show(key)
+        )
+    })
 }
 
 /// SOA serial and minimum from its RDATA.
@@ -231,28 +262,36 @@ fn soa_numbers(rdata: &[u8]) -> Option<(u32, u32)> {
     Some((serial, minimum))
 }
 
-/// Every name between an owner and the apex exists in the tree (RFC 4592
+/// The strict ancestors of `key` below the apex, nearest first.
+fn ancestors(key: &[u8], apex_len: usize) -> impl Iterator<Item = &[u8]> {
+    let mut pos = 0usize;
+    std::iter::from_fn(move || {
+        let len = usize::from(*key.get(pos)?);
+        pos += len + 1;
+        if len == 0 || key.len().saturating_sub(pos) <= apex_len {
+            return None;
+        }
+        key.get(pos..)
+    })
+}
+
+/// Every name between an owner and the apex exists in the table (RFC 4592
 /// §2.2.2: empty non-terminals), so the closest encloser is the first
 /// ancestor found.
 fn add_empty_non_terminals(apex: &Name, nodes: &mut FxHashMap<Box<[u8]>, Node>) {
-    let owners: Vec<Box<[u8]>> = nodes.keys().cloned().collect();
     let apex_len = apex.wire_len();
-    for owner in owners {
-        let mut pos = 0usize;
-        while let Some(&len) = owner.get(pos) {
-            pos += usize::from(len) + 1;
-            if owner.len() - pos <= apex_len || len == 0 {
+    let mut missing: FxHashSet<&[u8]> = FxHashSet::default();
+    for key in nodes.keys() {
+        for ancestor in ancestors(key, apex_len) {
+            // An existing ancestor has its own ancestors in the table.
+            if nodes.contains_key(ancestor) || !missing.insert(ancestor) {
                 break;
             }
-            let Some(ancestor) = owner.get(pos..) else {
-                break;
-            };
-            if nodes.contains_key(ancestor) {
-                // Its own ancestors were or will be added from it.
-                break;
-            }
-            nodes.insert(ancestor.into(), Node::default());
         }
+    }
+    let missing: Vec<Box<[u8]>> = missing.into_iter().map(Box::from).collect();
+    for key in missing {
+        nodes.insert(key, Node::default());
     }
 }
 
@@ -260,41 +299,39 @@ fn mark_occluded_and_wildcards(
     apex: &Name,
     nodes: &mut FxHashMap<Box<[u8]>, Node>,
     warnings: &mut Vec<Diagnostic>,
-    source: &Path,
+    source: &std::sync::Arc<Path>,
 ) {
     let apex_len = apex.wire_len();
-    let keys: Vec<Box<[u8]>> = nodes.keys().cloned().collect();
+    let apex_has_dname = nodes.get(apex.as_wire()).is_some_and(|n| n.has(FLAG_DNAME));
+    let any_cut = nodes.values().any(|n| n.has(FLAG_CUT) || n.has(FLAG_DNAME));
     let mut occluded = Vec::new();
     let mut wildcard_parents = Vec::new();
-    let mut below_dname = Vec::new();
-    for key in &keys {
+    for (key, node) in nodes.iter() {
         if key.get(..2) == Some(&[1, b'*']) {
-            wildcard_parents.push(key.get(2..).unwrap_or_default().to_vec());
+            wildcard_parents.push(Box::<[u8]>::from(key.get(2..).unwrap_or_default()));
         }
-        // Walk strict ancestors down to (not including) the apex.
-        let mut pos = 0usize;
-        while let Some(&len) = key.get(pos) {
-            pos += usize::from(len) + 1;
-            if key.len() - pos <= apex_len || len == 0 {
-                break;
-            }
-            let Some(ancestor) = key.get(pos..) else {
-                break;
-            };
-            let Some(node) = nodes.get(ancestor) else {
-                continue;
-            };
-            if node.has(FLAG_CUT) || node.has(FLAG_DNAME) {
-                occluded.push(key.clone());
-                if node.has(FLAG_DNAME) && !nodes.get(&**key).is_none_or(Node::is_empty) {
-                    below_dname.push(key.clone());
-                }
-                break;
-            }
+        if !any_cut {
+            continue;
         }
-        // Names below a DNAME at the apex are occluded too.
-        if key.len() > apex_len && nodes.get(apex.as_wire()).is_some_and(|n| n.has(FLAG_DNAME)) {
+        let below_apex = key.len() > apex_len;
+        let mut cover = ancestors(key, apex_len)
+            .filter_map(|a| nodes.get(a))
+            .find(|a| a.has(FLAG_CUT) || a.has(FLAG_DNAME))
+            .map(|a| a.has(FLAG_DNAME));
+        if cover.is_none() && below_apex && apex_has_dname {
+            cover = Some(true);
+        }
+        if let Some(by_dname) = cover {
             occluded.push(key.clone());
+            if by_dname && !node.is_empty() {
+                warnings.push(diag(
+                    file_start(source),
+                    format!(
+                        "data at \"{}\" is below a DNAME and will never be answered",
+                        show(key)
+                    ),
+                ));
+            }
         }
     }
     for key in occluded {
@@ -303,21 +340,8 @@ fn mark_occluded_and_wildcards(
         }
     }
     for parent in wildcard_parents {
-        if let Some(node) = nodes.get_mut(parent.as_slice()) {
+        if let Some(node) = nodes.get_mut(&parent) {
             node.flags |= FLAG_WILDCARD_CHILD;
         }
     }
-    for key in below_dname {
-        let name = Name::from_wire(&key)
-            .map(|n| n.to_string())
-            .unwrap_or_default();
-        warnings.push(Diagnostic {
-            position: file_start(source),
-            message: format!("data at \"{name}\" is below a DNAME and will never be answered"),
-        });
-    }
-}
-
-fn type_name(rtype: u16) -> String {
-    crate::zonefile::rtype_name(rtype)
 }

@@ -33,27 +33,50 @@ pub struct Rrset {
     pub rtype: u16,
     pub ttl: u32,
     pub count: u16,
-    wire: Box<[u8]>,
+    wire: Vec<u8>,
 }
 
 impl Rrset {
     /// Builds the wire form from RDATAs; every record gets `ttl`.
     pub fn new(rtype: u16, ttl: u32, rdatas: &[&[u8]]) -> Self {
-        let mut wire = Vec::with_capacity(rdatas.iter().map(|r| r.len() + 10).sum());
+        let mut rrset = Self::empty(rtype, ttl);
         for rdata in rdatas {
-            wire.extend_from_slice(&rtype.to_be_bytes());
-            wire.extend_from_slice(&rtype::CLASS_IN.to_be_bytes());
-            wire.extend_from_slice(&ttl.to_be_bytes());
-            // RDATA comes from the parser, which caps it at 65535 bytes.
-            wire.extend_from_slice(&(rdata.len().min(0xffff) as u16).to_be_bytes());
-            wire.extend_from_slice(rdata);
+            rrset.push(rdata);
         }
+        rrset
+    }
+
+    /// An RRset with no records yet.
+    pub fn empty(rtype: u16, ttl: u32) -> Self {
         Self {
             rtype,
             ttl,
-            count: rdatas.len().min(0xffff) as u16,
-            wire: wire.into_boxed_slice(),
+            count: 0,
+            wire: Vec::new(),
         }
+    }
+
+    /// Appends one record unless an identical one is there (RFC 2181 §5:
+    /// an RRset has no duplicates). Returns whether it was added.
+    pub fn push(&mut self, rdata: &[u8]) -> bool {
+        if self.rdatas().any(|r| r == rdata) || self.count == u16::MAX {
+            return false;
+        }
+        self.wire.reserve(10 + rdata.len());
+        self.wire.extend_from_slice(&self.rtype.to_be_bytes());
+        self.wire.extend_from_slice(&rtype::CLASS_IN.to_be_bytes());
+        self.wire.extend_from_slice(&self.ttl.to_be_bytes());
+        // RDATA comes from the parser, which caps it at 65535 bytes.
+        self.wire
+            .extend_from_slice(&(rdata.len().min(0xffff) as u16).to_be_bytes());
+        self.wire.extend_from_slice(rdata);
+        self.count += 1;
+        true
+    }
+
+    /// Gives back spare capacity once the RRset is complete.
+    pub fn shrink(&mut self) {
+        self.wire.shrink_to_fit();
     }
 
     /// The same records with another TTL (negative-answer SOA, ALIAS).
@@ -98,8 +121,9 @@ impl<'a> Iterator for RecordChunks<'a> {
 /// One name of the zone.
 #[derive(Debug, Default)]
 pub struct Node {
-    /// The RRsets here, few enough that a linear scan beats any map.
-    pub rrsets: Box<[Rrset]>,
+    /// The RRsets here in type order, few enough that a linear scan beats
+    /// any map.
+    pub rrsets: Vec<Rrset>,
     pub flags: u8,
 }
 
@@ -147,8 +171,27 @@ impl Zone {
     }
 }
 
-/// Reads, parses and compiles one zone file.
+/// Reads, parses and compiles one zone file, records streaming from the
+/// parser into the builder. Syntax and semantic errors are reported
+/// together, in file order.
 pub fn load(origin: &Name, file: &std::path::Path) -> Result<build::Built, Vec<Diagnostic>> {
-    let records = crate::zonefile::parse_file(file, origin)?;
-    build::build_zone(origin, records, file)
+    // A master-file line is rarely under 40 bytes; the estimate only sizes
+    // the name table up front.
+    let estimate = std::fs::metadata(file).map_or(0, |m| (m.len() / 40) as usize);
+    let mut builder = build::ZoneBuilder::with_capacity(origin, file, estimate.min(1 << 24));
+    let parsed = crate::zonefile::parse_file_each(file, origin, &mut |r| builder.add(r));
+    match parsed {
+        Ok(()) => builder.finish(),
+        Err(mut errors) => {
+            errors.extend(builder.into_errors());
+            errors.sort_by(|a, b| {
+                (&a.position.file, a.position.line, a.position.col).cmp(&(
+                    &b.position.file,
+                    b.position.line,
+                    b.position.col,
+                ))
+            });
+            Err(errors)
+        }
+    }
 }

@@ -21,9 +21,11 @@ const MAX_TTL: u32 = 0x7fff_ffff;
 const SOA: u16 = 6;
 
 /// State shared across the top file and everything it includes.
-pub(crate) struct Loader {
+pub(crate) struct Loader<'s> {
     zone: Name,
-    pub(crate) records: Vec<Record>,
+    /// Receives each record as soon as it is parsed, so a large zone is
+    /// never held twice in memory.
+    sink: &'s mut dyn FnMut(Record),
     pub(crate) diags: Vec<Diagnostic>,
     /// `$TTL`, once seen.
     default_ttl: Option<u32>,
@@ -85,11 +87,11 @@ pub(crate) struct Head {
     pub(crate) rdata_start: usize,
 }
 
-impl Loader {
-    pub(crate) fn new(zone: Name, top: Option<PathBuf>) -> Self {
+impl<'s> Loader<'s> {
+    pub(crate) fn new(zone: Name, top: Option<PathBuf>, sink: &'s mut dyn FnMut(Record)) -> Self {
         Self {
             zone,
-            records: Vec::new(),
+            sink,
             diags: Vec::new(),
             default_ttl: None,
             last_ttl: None,
@@ -296,7 +298,7 @@ impl Loader {
             );
             return false;
         };
-        self.records.push(Record {
+        (self.sink)(Record {
             owner,
             ttl,
             class: 1,

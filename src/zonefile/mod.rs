@@ -31,6 +31,18 @@ pub use types::{rtype_from_str, rtype_name};
 ///
 /// Returns every record, or every problem found when there is at least one.
 pub fn parse_file(path: &Path, origin: &Name) -> Result<Vec<Record>, Vec<Diagnostic>> {
+    let mut records = Vec::new();
+    parse_file_each(path, origin, &mut |r| records.push(r))?;
+    Ok(records)
+}
+
+/// Like [`parse_file`], handing each record to `sink` as it is parsed. On
+/// error, records already handed over must be discarded by the caller.
+pub fn parse_file_each(
+    path: &Path,
+    origin: &Name,
+    sink: &mut dyn FnMut(Record),
+) -> Result<(), Vec<Diagnostic>> {
     let text = std::fs::read(path).map_err(|e| {
         vec![Diagnostic {
             position: Position {
@@ -41,21 +53,28 @@ pub fn parse_file(path: &Path, origin: &Name) -> Result<Vec<Record>, Vec<Diagnos
             message: format!("zone file cannot be read: {}", loader::io_reason(&e)),
         }]
     })?;
-    parse_bytes(&text, path, origin)
+    parse_bytes(&text, path, origin, sink)
 }
 
 /// Like [`parse_file`], with the text already in memory; `file` names it in
 /// messages and anchors relative `$INCLUDE` paths.
 pub fn parse_str(text: &str, file: &Path, origin: &Name) -> Result<Vec<Record>, Vec<Diagnostic>> {
-    parse_bytes(text.as_bytes(), file, origin)
+    let mut records = Vec::new();
+    parse_bytes(text.as_bytes(), file, origin, &mut |r| records.push(r))?;
+    Ok(records)
 }
 
-fn parse_bytes(text: &[u8], file: &Path, origin: &Name) -> Result<Vec<Record>, Vec<Diagnostic>> {
+fn parse_bytes(
+    text: &[u8],
+    file: &Path,
+    origin: &Name,
+    sink: &mut dyn FnMut(Record),
+) -> Result<(), Vec<Diagnostic>> {
     let top = std::fs::canonicalize(file).ok();
-    let mut loader = loader::Loader::new(origin.clone(), top);
+    let mut loader = loader::Loader::new(origin.clone(), top, sink);
     loader.load_text(text, file, origin.clone());
     if loader.diags.is_empty() {
-        Ok(loader.records)
+        Ok(())
     } else {
         Err(loader.diags)
     }
