@@ -6,6 +6,17 @@
 //! (RFC 4343) while the stored bytes keep the case they were written with, so
 //! answers can be case-preserving.
 
+// The query path must not panic on any input.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -63,8 +74,7 @@ impl Name {
         wire.push(0);
         let mut i = 0usize;
         let mut absolute = false;
-        while i < bytes.len() {
-            let c = bytes[i];
+        while let Some(&c) = bytes.get(i) {
             match c {
                 b'.' => {
                     let label_len = wire.len() - label_start - 1;
@@ -74,7 +84,7 @@ impl Name {
                     if label_len > MAX_LABEL_LEN {
                         return Err(NameError::LabelTooLong);
                     }
-                    wire[label_start] = label_len as u8;
+                    set_byte(&mut wire, label_start, label_len as u8);
                     if i + 1 == bytes.len() {
                         absolute = true;
                     } else {
@@ -84,7 +94,8 @@ impl Name {
                     i += 1;
                 }
                 b'\\' => {
-                    let (value, used) = unescape(&bytes[i + 1..]).ok_or(NameError::BadEscape)?;
+                    let (value, used) = unescape(bytes.get(i + 1..).unwrap_or_default())
+                        .ok_or(NameError::BadEscape)?;
                     wire.push(value);
                     i += 1 + used;
                 }
@@ -102,7 +113,7 @@ impl Name {
             if label_len > MAX_LABEL_LEN {
                 return Err(NameError::LabelTooLong);
             }
-            wire[label_start] = label_len as u8;
+            set_byte(&mut wire, label_start, label_len as u8);
             match origin {
                 Some(origin) => wire.extend_from_slice(&origin.0),
                 None => wire.push(0),
@@ -163,10 +174,13 @@ impl Name {
         // Only a suffix that starts on a label boundary counts.
         let mut pos = 0usize;
         loop {
-            if me.len() - pos == anc.len() {
-                return me[pos..].eq_ignore_ascii_case(anc);
+            let Some(rest) = me.get(pos..) else {
+                return false;
+            };
+            if rest.len() == anc.len() {
+                return rest.eq_ignore_ascii_case(anc);
             }
-            let len = usize::from(me[pos]);
+            let len = usize::from(rest.first().copied().unwrap_or(0));
             if len == 0 {
                 return false;
             }
@@ -229,6 +243,12 @@ impl Name {
             }
         }
         a.len().cmp(&b.len())
+    }
+}
+
+fn set_byte(wire: &mut [u8], at: usize, value: u8) {
+    if let Some(b) = wire.get_mut(at) {
+        *b = value;
     }
 }
 

@@ -3,6 +3,17 @@
 //! A query loads the current snapshot once and never mixes versions; an
 //! unchanged zone keeps its `Arc<Zone>` across reloads.
 
+// The query path must not panic on any input.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;

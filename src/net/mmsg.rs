@@ -91,13 +91,18 @@ impl Batch {
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
-        let n = n as usize;
-        for i in 0..n.min(BATCH) {
-            let hdr = &self.hdrs[i];
-            self.lens[i] = (hdr.msg_len as usize).min(RECV_SIZE);
-            self.truncated[i] = hdr.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
-            self.addr_lens[i] = hdr.msg_hdr.msg_namelen;
-            self.reply[i] = false;
+        let n = (n as usize).min(BATCH);
+        let slots = self
+            .hdrs
+            .iter()
+            .zip(self.lens.iter_mut().zip(self.truncated.iter_mut()))
+            .zip(self.addr_lens.iter_mut().zip(self.reply.iter_mut()))
+            .take(n);
+        for ((hdr, (len, truncated)), (addr_len, reply)) in slots {
+            *len = (hdr.msg_len as usize).min(RECV_SIZE);
+            *truncated = hdr.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+            *addr_len = hdr.msg_hdr.msg_namelen;
+            *reply = false;
         }
         Ok(n)
     }
@@ -128,17 +133,22 @@ impl Batch {
     /// buffer would drop them anyway).
     pub fn send(&mut self, fd: RawFd, n: usize) -> usize {
         let mut count = 0usize;
-        for i in 0..n.min(BATCH) {
-            if !self.reply[i] {
-                continue;
-            }
-            let response = &mut self.responses[i];
-            self.iov[count].iov_base = response.as_mut_ptr().cast();
-            self.iov[count].iov_len = response.len();
-            let hdr = &mut self.hdrs[count];
-            hdr.msg_hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
-            hdr.msg_hdr.msg_namelen = self.addr_lens[i];
-            hdr.msg_hdr.msg_iov = &mut self.iov[count];
+        let slots = self
+            .reply
+            .iter()
+            .zip(self.responses.iter_mut())
+            .zip(self.addrs.iter_mut().zip(self.addr_lens.iter()))
+            .take(n.min(BATCH))
+            .filter(|((reply, _), _)| **reply);
+        for ((_, response), (addr, &addr_len)) in slots {
+            let (Some(iov), Some(hdr)) = (self.iov.get_mut(count), self.hdrs.get_mut(count)) else {
+                break;
+            };
+            iov.iov_base = response.as_mut_ptr().cast();
+            iov.iov_len = response.len();
+            hdr.msg_hdr.msg_name = (addr as *mut libc::sockaddr_storage).cast();
+            hdr.msg_hdr.msg_namelen = addr_len;
+            hdr.msg_hdr.msg_iov = iov;
             hdr.msg_hdr.msg_iovlen = 1;
             hdr.msg_hdr.msg_control = std::ptr::null_mut();
             hdr.msg_hdr.msg_controllen = 0;

@@ -4,6 +4,17 @@
 //! [`Snapshot`]; only `net` is async. It takes no lock and allocates only
 //! for the section lists (and for DNAME-synthesised names).
 
+// The query path must not panic on any input.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 pub mod lookup;
 pub mod request;
 pub mod wire;

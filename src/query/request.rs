@@ -86,8 +86,7 @@ impl std::fmt::Debug for NameBuf {
 }
 
 fn be16(bytes: &[u8], at: usize) -> Option<u16> {
-    let b = bytes.get(at..at + 2)?;
-    Some(u16::from_be_bytes([b[0], b[1]]))
+    Some(u16::from_be_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
 }
 
 /// Parses a query packet.

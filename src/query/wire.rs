@@ -92,7 +92,8 @@ impl<'b> Writer<'b> {
     pub fn flags(&self) -> u16 {
         self.buf
             .get(2..4)
-            .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u16::from_be_bytes)
     }
 
     /// Sets one of the section counts (1 = answer, 2 = authority, 3 = additional).

@@ -5,6 +5,17 @@
 //! Built once by [`build::build_zone`], then immutable and shared by `Arc`
 //! between the query workers until a reload replaces it.
 
+// The query path must not panic on any input.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 pub mod build;
 
 use rustc_hash::FxHashMap;
@@ -111,7 +122,7 @@ impl<'a> Iterator for RecordChunks<'a> {
     type Item = &'a [u8];
     fn next(&mut self) -> Option<&'a [u8]> {
         let len_bytes = self.rest.get(8..10)?;
-        let total = 10 + usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
+        let total = 10 + usize::from(u16::from_be_bytes(len_bytes.try_into().ok()?));
         let chunk = self.rest.get(..total)?;
         self.rest = self.rest.get(total..)?;
         Some(chunk)
