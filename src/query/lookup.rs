@@ -327,13 +327,6 @@ fn referral<'a>(zone: &'a Zone, cut: &'a [u8], node: &'a Node, answer: &mut Answ
         owner: Owner::Wire(cut),
         rrset: RrsetRef::Zone(ns),
     });
-    if let Some(ds) = node.rrset(rtype::DS) {
-        // DS proves the delegation is signed; it belongs to the parent.
-        answer.authority.push(Entry {
-            owner: Owner::Wire(cut),
-            rrset: RrsetRef::Zone(ds),
-        });
-    }
     for target in ns.rdatas() {
         add_addresses(zone, target, answer);
     }
@@ -366,13 +359,15 @@ fn dname<'a>(
     Current::new(substituted.as_wire(), Owner::Owned(substituted.clone()))
 }
 
-/// Additional-section processing (RFC 1035 §3.3): addresses of the names an
-/// NS, MX or SRV answer points to, when this zone holds them.
+/// Additional-section processing (RFC 1035 §3.3, RFC 9460 §4.1): addresses
+/// of the names an NS, MX, SRV, SVCB or HTTPS answer points to, when this
+/// zone holds them.
 fn add_additional<'a>(zone: &'a Zone, rrset: &'a Rrset, answer: &mut Answer<'a>) {
     let offset = match rrset.rtype {
         rtype::NS => 0,
         rtype::MX => 2,
         rtype::SRV => 6,
+        rtype::SVCB | rtype::HTTPS => 2,
         _ => return,
     };
     for rdata in rrset.rdatas() {
