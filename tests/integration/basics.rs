@@ -253,3 +253,30 @@ fn shipped_configs_reject_unknown_keys() {
         }
     }
 }
+
+/// The text between `.SH EXAMPLE` / `.nf` and `.fi` of a man page.
+fn man_example(page: &str) -> String {
+    let text = std::fs::read_to_string(common::repo_path(&format!("man/{page}"))).unwrap();
+    let start = text.find(".SH EXAMPLE\n.nf\n").expect("EXAMPLE section") + 16;
+    let end = start + text[start..].find("\n.fi").unwrap();
+    text[start..end].replace("\\e", "\\")
+}
+
+#[test]
+fn man_page_examples_load() {
+    let dir = common::scratch_dir("basics-man");
+    let zone = dir.join("example.com.zone");
+    std::fs::write(&zone, man_example("signpost-zone.5")).unwrap();
+    let origin = signpost::name::Name::parse("example.com.", None).unwrap();
+    let built = signpost::zone::load(&origin, &zone).expect("zone example loads");
+    assert_eq!(built.zone.serial, 2026112301);
+    // $GENERATE made host1..host4.
+    assert!(built
+        .zone
+        .node(b"\x05host4\x07example\x03com\x00")
+        .is_some());
+
+    let conf = man_example("signpost.toml.5");
+    signpost::config::parse(&conf, &common::repo_path("conf/example.toml"))
+        .expect("config example parses");
+}
