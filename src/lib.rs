@@ -12,12 +12,12 @@
 //!     → wire (EDNS, TC, compression)
 //! ```
 
+pub mod config;
+pub mod daemon;
 pub mod name;
-pub mod zonefile;
+pub mod net;
 pub mod query;
 pub mod rtype;
 pub mod snapshot;
 pub mod zone;
-pub mod config;
-pub mod daemon;
-pub mod net;
+pub mod zonefile;

@@ -53,8 +53,9 @@ impl Batch {
         }
     }
 
-    /// Receives up to [`BATCH`] datagrams without blocking. Returns how many
-    /// arrived; `WouldBlock` when none were waiting.
+    /// Receives up to [`BATCH`] datagrams: waits for the first, then takes
+    /// whatever else is already queued (MSG_WAITFORONE). Returns how many
+    /// arrived.
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
         for i in 0..BATCH {
             let (Some(iov), Some(hdr), Some(buf), Some(addr)) = (
@@ -84,7 +85,7 @@ impl Batch {
                 fd,
                 self.hdrs.as_mut_ptr(),
                 BATCH as libc::c_uint,
-                libc::MSG_DONTWAIT,
+                libc::MSG_WAITFORONE,
                 std::ptr::null_mut(),
             )
         };
@@ -222,18 +223,4 @@ fn sockaddr_to_std(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> Op
         }
         _ => None,
     }
-}
-
-/// Registers a UDP socket with the runtime for reading only. Must be called
-/// inside a tokio runtime.
-pub fn register_readable(
-    socket: std::net::UdpSocket,
-) -> io::Result<tokio::io::unix::AsyncFd<std::net::UdpSocket>> {
-    // SAFETY: a std UdpSocket owns its descriptor, keeps it open until it is
-    // dropped, and always returns the same one from as_raw_fd; the AsyncFd
-    // takes ownership of the socket, so the descriptor outlives it.
-    unsafe {
-        tokio::io::unix::AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE)
-    }
-    .map_err(|e| e.into_parts().1)
 }
