@@ -134,7 +134,11 @@ pub fn resolve<'a>(snapshot: &'a Snapshot, qname: &[u8], qtype: u16) -> Answer<'
                 }
                 None
             }
-            Found::Dname(owner, node) => dname(owner, node, &current, &mut answer),
+            Found::Dname(owner, node) => {
+                let next = dname(owner, node, &current, &mut answer);
+                // Asked for the CNAME: the synthesised one is the answer.
+                next.filter(|_| qtype != rtype::CNAME)
+            }
             Found::NxDomain => {
                 answer.rcode = RCODE_NXDOMAIN;
                 negative(zone, &mut answer);
@@ -160,7 +164,13 @@ fn chain_revisits(qname: &[u8], answer: &Answer<'_>, next: &Current<'_>) -> bool
     if next.key() == qname {
         return true;
     }
-    answer.answer.iter().any(|entry| match &entry.owner {
+    // Every name looked up so far owns a CNAME in the answer (a DNAME's own
+    // owner was not looked up, so it does not count).
+    let cnames = answer
+        .answer
+        .iter()
+        .filter(|e| e.rrset.get().rtype == rtype::CNAME);
+    cnames.into_iter().any(|entry| match &entry.owner {
         Owner::Wire(w) => w.eq_ignore_ascii_case(next.key()),
         Owner::Owned(n) => n.as_wire().eq_ignore_ascii_case(next.key()),
         Owner::Question => false,
@@ -303,7 +313,10 @@ fn any<'a>(
     answer: &mut Answer<'a>,
 ) -> Option<Current<'a>> {
     match node.rrsets.first() {
-        Some(rrset) => answer.push_answer(current.owner.clone(), rrset),
+        Some(rrset) => {
+            answer.push_answer(current.owner.clone(), rrset);
+            add_additional(zone, rrset, answer);
+        }
         None => negative(zone, answer),
     }
     None

@@ -107,9 +107,10 @@ fn reply_flags(request: &Request<'_>) -> u16 {
 }
 
 /// Questions refused before any lookup: other classes, zone transfers
-/// (not offered), and meta types that are not questions.
+/// (not offered), and meta types that are not questions. QCLASS `*` is
+/// answered from IN, the only class served (RFC 1035 §3.2.5).
 fn refuse_early(request: &Request<'_>) -> Option<u8> {
-    if request.qclass != rtype::CLASS_IN {
+    if request.qclass != rtype::CLASS_IN && request.qclass != rtype::CLASS_ANY {
         return Some(RCODE_REFUSED);
     }
     match request.qtype {
