@@ -108,24 +108,27 @@ impl Batch {
         Ok(n)
     }
 
-    /// Calls `answer(request, response)` for each of the first `n`
+    /// Calls `answer(request, sender, response)` for each of the first `n`
     /// datagrams that arrived whole; its result says whether to reply.
-    pub fn answer_each(&mut self, n: usize, mut answer: impl FnMut(&[u8], &mut Vec<u8>) -> bool) {
+    pub fn answer_each(
+        &mut self,
+        n: usize,
+        mut answer: impl FnMut(&[u8], SocketAddr, &mut Vec<u8>) -> bool,
+    ) {
         let slots = self
             .recv
             .iter()
             .zip(self.lens.iter().zip(&self.truncated))
+            .zip(self.addrs.iter().zip(&self.addr_lens))
             .zip(self.responses.iter_mut().zip(self.reply.iter_mut()))
             .take(n);
-        for ((buf, (&len, &truncated)), (out, reply)) in slots {
-            *reply = !truncated && buf.get(..len).is_some_and(|request| answer(request, out));
+        for (((buf, (&len, &truncated)), (addr, &addr_len)), (out, reply)) in slots {
+            let peer = sockaddr_to_std(addr, addr_len);
+            *reply = match (truncated, buf.get(..len), peer) {
+                (false, Some(request), Some(peer)) => answer(request, peer, out),
+                _ => false,
+            };
         }
-    }
-
-    /// The sender of slot `i`.
-    pub fn peer(&self, i: usize) -> Option<SocketAddr> {
-        let storage = self.addrs.get(i)?;
-        sockaddr_to_std(storage, *self.addr_lens.get(i)?)
     }
 
     /// Sends every response marked in `reply` for the first `n` slots, back

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
-use crate::query::{self, Transport};
+use crate::query::{self, Client, Transport};
 use crate::snapshot::Snapshot;
 
 #[derive(Clone)]
@@ -33,7 +33,7 @@ pub async fn serve(listener: TcpListener, state: Arc<ArcSwap<Snapshot>>, setting
     };
     let slots = Arc::new(Semaphore::new(settings.max_connections));
     loop {
-        let (stream, _peer) = match listener.accept().await {
+        let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
             Err(e) => {
                 // Out of file descriptors and the like: back off briefly.
@@ -50,13 +50,22 @@ pub async fn serve(listener: TcpListener, state: Arc<ArcSwap<Snapshot>>, setting
         let state = state.clone();
         let idle = settings.idle_timeout;
         tokio::spawn(async move {
-            connection(stream, state, idle).await;
+            let client = Client {
+                addr: peer,
+                transport: Transport::Tcp,
+            };
+            connection(stream, state, idle, client).await;
             drop(permit);
         });
     }
 }
 
-async fn connection(stream: TcpStream, state: Arc<ArcSwap<Snapshot>>, idle: Duration) {
+async fn connection(
+    stream: TcpStream,
+    state: Arc<ArcSwap<Snapshot>>,
+    idle: Duration,
+    client: Client,
+) {
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
@@ -69,7 +78,7 @@ async fn connection(stream: TcpStream, state: Arc<ArcSwap<Snapshot>>, idle: Dura
             _ => break,
         }
         let snapshot = state.load();
-        if !query::respond(&snapshot, &packet, Transport::Tcp, &mut out) {
+        if !query::respond(&snapshot, &packet, &client, &mut out) {
             continue;
         }
         drop(snapshot);

@@ -16,7 +16,7 @@ use arc_swap::ArcSwap;
 
 use super::mmsg::Batch;
 
-use crate::query::{self, Transport};
+use crate::query::{self, Client, Transport};
 use crate::snapshot::Snapshot;
 
 /// Starts a worker thread serving `socket` until the process exits.
@@ -49,8 +49,12 @@ fn serve(socket: &UdpSocket, state: &ArcSwap<Snapshot>) {
             }
         };
         let snapshot = state.load();
-        batch.answer_each(n, |request, out| {
-            query::respond(&snapshot, request, Transport::Udp, out)
+        batch.answer_each(n, |request, addr, out| {
+            let client = Client {
+                addr,
+                transport: Transport::Udp,
+            };
+            query::respond(&snapshot, request, &client, out)
         });
         drop(snapshot);
         batch.send(fd, n);

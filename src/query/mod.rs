@@ -32,6 +32,14 @@ pub enum Transport {
     Tcp,
 }
 
+/// Who asked, and how: the source address selects views and, without an
+/// EDNS Client Subnet option, the client's location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Client {
+    pub addr: std::net::SocketAddr,
+    pub transport: Transport,
+}
+
 /// Smallest UDP payload every client accepts (RFC 1035 §4.2.1).
 const MIN_UDP_SIZE: u16 = 512;
 /// Extended RCODE BADVERS (16), upper eight bits as carried in OPT.
@@ -39,12 +47,8 @@ const BADVERS_HIGH: u8 = 1;
 
 /// Writes the response to `packet` into `out`. Returns false when the
 /// packet deserves no response at all.
-pub fn respond(
-    snapshot: &Snapshot,
-    packet: &[u8],
-    transport: Transport,
-    out: &mut Vec<u8>,
-) -> bool {
+pub fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Vec<u8>) -> bool {
+    let transport = client.transport;
     let request = match request::parse(packet) {
         Ok(request) => request,
         Err(Reject::Drop) => return false,
