@@ -56,8 +56,11 @@ pub fn load_zones(config: &Config, previous: Option<&Snapshot>) -> (Vec<Arc<Zone
                 for e in &errors {
                     tracing::error!("{e}");
                 }
-                let old =
-                    previous.and_then(|p| p.zones.get(zc.name.to_lowercase().as_wire()).cloned());
+                let old = previous.and_then(|p| {
+                    p.views
+                        .first()
+                        .and_then(|v| v.zones.get(zc.name.to_lowercase().as_wire()).cloned())
+                });
                 match old {
                     Some(old) => {
                         tracing::error!(zone = %zc.name, "zone not reloaded ({} errors); still serving serial {}", errors.len(), old.serial);
@@ -117,7 +120,12 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
     drop(stdout);
     tracing::info!(
         workers = config.workers,
-        zones = state.load().zones.len(),
+        zones = state
+            .load()
+            .views
+            .iter()
+            .map(|v| v.zones.len())
+            .sum::<usize>(),
         "signpostd ready"
     );
 

@@ -14,33 +14,70 @@
     )
 )]
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
+use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
+use crate::query::Client;
 use crate::zone::Zone;
 
 /// Largest UDP payload we offer in EDNS (the DNS Flag Day 2020 value, and
 /// Knot's default).
 pub const DEFAULT_EDNS_UDP_SIZE: u16 = 1232;
 
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    /// Zones by lowercased apex wire name.
-    pub zones: FxHashMap<Box<[u8]>, Arc<Zone>>,
-    /// The UDP payload size we advertise and cap responses at.
-    pub edns_udp_size: u16,
+/// Which clients a view serves. Empty lists match everything.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ViewMatch {
+    /// Source prefixes of the query.
+    pub sources: Vec<IpNet>,
+    /// Local addresses the query arrived on.
+    pub destinations: Vec<IpNet>,
 }
 
-impl Snapshot {
-    pub fn new(zones: impl IntoIterator<Item = Arc<Zone>>, edns_udp_size: u16) -> Self {
-        let zones = zones
-            .into_iter()
-            .map(|z| (z.apex.as_wire().into(), z))
-            .collect();
+impl ViewMatch {
+    pub fn matches(&self, client: &Client) -> bool {
+        let within = |nets: &[IpNet], addr: IpAddr| {
+            nets.is_empty() || nets.iter().any(|n| n.contains(&canonical(addr)))
+        };
+        within(&self.sources, client.addr.ip())
+            && client
+                .local
+                .is_none_or(|local| within(&self.destinations, local.ip()))
+    }
+}
+
+/// IPv4-mapped IPv6 addresses are matched as the IPv4 address they carry.
+pub fn canonical(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// One split-horizon view: its own set of zones.
+#[derive(Debug, Default)]
+pub struct View {
+    pub name: String,
+    pub matcher: ViewMatch,
+    /// Zones by lowercased apex wire name.
+    pub zones: FxHashMap<Box<[u8]>, Arc<Zone>>,
+}
+
+impl View {
+    pub fn new(
+        name: impl Into<String>,
+        matcher: ViewMatch,
+        zones: impl IntoIterator<Item = Arc<Zone>>,
+    ) -> Self {
         Self {
-            zones,
-            edns_udp_size,
+            name: name.into(),
+            matcher,
+            zones: zones
+                .into_iter()
+                .map(|z| (z.apex.as_wire().into(), z))
+                .collect(),
         }
     }
 
@@ -58,5 +95,28 @@ impl Snapshot {
             }
             pos += len + 1;
         }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Views in match order; the first whose matcher accepts the client
+    /// answers. A client matching none is REFUSED.
+    pub views: Vec<View>,
+    /// The UDP payload size we advertise and cap responses at.
+    pub edns_udp_size: u16,
+}
+
+impl Snapshot {
+    /// One view that serves everyone.
+    pub fn new(zones: impl IntoIterator<Item = Arc<Zone>>, edns_udp_size: u16) -> Self {
+        Self {
+            views: vec![View::new("default", ViewMatch::default(), zones)],
+            edns_udp_size,
+        }
+    }
+
+    pub fn view_for(&self, client: &Client) -> Option<&View> {
+        self.views.iter().find(|v| v.matcher.matches(client))
     }
 }

@@ -52,6 +52,7 @@ pub async fn serve(listener: TcpListener, state: Arc<ArcSwap<Snapshot>>, setting
         tokio::spawn(async move {
             let client = Client {
                 addr: peer,
+                local: stream.local_addr().ok(),
                 transport: Transport::Tcp,
             };
             connection(stream, state, idle, client).await;

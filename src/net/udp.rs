@@ -33,6 +33,11 @@ pub fn spawn_worker(
 
 fn serve(socket: &UdpSocket, state: &ArcSwap<Snapshot>) {
     let fd = socket.as_raw_fd();
+    // A wildcard bind does not know the destination of each datagram.
+    let local = socket
+        .local_addr()
+        .ok()
+        .filter(|a| !a.ip().is_unspecified());
     let mut batch = Batch::new();
     loop {
         let n = match batch.recv(fd) {
@@ -52,6 +57,7 @@ fn serve(socket: &UdpSocket, state: &ArcSwap<Snapshot>) {
         batch.answer_each(n, |request, addr, out| {
             let client = Client {
                 addr,
+                local,
                 transport: Transport::Udp,
             };
             query::respond(&snapshot, request, &client, out)

@@ -6,7 +6,7 @@
 
 use crate::name::{wire_name_len, Name, MAX_NAME_LEN};
 use crate::rtype;
-use crate::snapshot::Snapshot;
+use crate::snapshot::View;
 use crate::zone::{Node, Rrset, Zone, FLAG_CUT, FLAG_DNAME, FLAG_OCCLUDED, FLAG_WILDCARD_CHILD};
 
 pub const RCODE_NOERROR: u8 = 0;
@@ -110,10 +110,11 @@ impl<'a> Current<'a> {
     }
 }
 
-/// Answers `qname`/`qtype` from the snapshot. `qname` must be lowercased.
-pub fn resolve<'a>(snapshot: &'a Snapshot, qname: &[u8], qtype: u16) -> Answer<'a> {
+/// Answers `qname`/`qtype` from the zones of a view. `qname` must be
+/// lowercased.
+pub fn resolve<'a>(view: &'a View, qname: &[u8], qtype: u16) -> Answer<'a> {
     let mut answer = Answer::default();
-    let Some(mut zone) = snapshot.find_zone(qname) else {
+    let Some(mut zone) = view.find_zone(qname) else {
         answer.rcode = RCODE_REFUSED;
         return answer;
     };
@@ -150,7 +151,7 @@ pub fn resolve<'a>(snapshot: &'a Snapshot, qname: &[u8], qtype: u16) -> Answer<'
         if chain_revisits(qname, &answer, &next) {
             return answer;
         }
-        let Some(next_zone) = snapshot.find_zone(next.key()) else {
+        let Some(next_zone) = view.find_zone(next.key()) else {
             return answer;
         };
         zone = next_zone;

@@ -37,6 +37,8 @@ pub enum Transport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Client {
     pub addr: std::net::SocketAddr,
+    /// The local address the query arrived on, when known.
+    pub local: Option<std::net::SocketAddr>,
     pub transport: Transport,
 }
 
@@ -92,7 +94,14 @@ pub fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Ve
         return true;
     }
 
-    let answer = lookup::resolve(snapshot, request.qname.as_wire(), request.qtype);
+    let Some(view) = snapshot.view_for(client) else {
+        // No view serves this client (SPEC §5).
+        let flags = flags | u16::from(RCODE_REFUSED);
+        let mut w = Writer::new(out, request.id, flags, request.question, usize::MAX);
+        finish_opt(&mut w, snapshot, request.edns, 0);
+        return true;
+    };
+    let answer = lookup::resolve(view, request.qname.as_wire(), request.qtype);
     write_answer(snapshot, &request, flags, &answer, transport, out);
     true
 }
