@@ -14,6 +14,9 @@
 
 pub mod config;
 pub mod daemon;
+pub mod geo;
+pub mod health;
+pub mod policy;
 pub mod name;
 pub mod net;
 pub mod query;

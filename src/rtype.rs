@@ -25,6 +25,8 @@ pub const DNSKEY: u16 = 48;
 pub const NSEC3: u16 = 50;
 pub const SVCB: u16 = 64;
 pub const HTTPS: u16 = 65;
+/// Signpost's ALIAS (private-use code, see zonefile::types).
+pub const ALIAS: u16 = 65401;
 pub const TKEY: u16 = 249;
 pub const TSIG: u16 = 250;
 pub const IXFR: u16 = 251;

@@ -13,6 +13,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{Node, Rrset, Zone, FLAG_CUT, FLAG_DNAME, FLAG_OCCLUDED, FLAG_WILDCARD_CHILD};
 use crate::name::{Name, MAX_NAME_LEN};
+use crate::policy::annotation::{self, Annotated};
+use crate::policy::{PolicyConfig, PolicyGroup, PolicySet, Rule};
 use crate::rtype;
 use crate::zonefile::{rtype_name, Diagnostic, Position, Record};
 
@@ -25,6 +27,7 @@ pub struct Built {
 /// Compiles a zone from records handed over one by one.
 pub struct ZoneBuilder {
     apex: Name,
+    policy: std::sync::Arc<PolicyConfig>,
     source: std::sync::Arc<Path>,
     nodes: FxHashMap<Box<[u8]>, Node>,
     errors: Vec<Diagnostic>,
@@ -73,12 +76,20 @@ impl ZoneBuilder {
         nodes.reserve(names);
         Self {
             apex: origin.to_lowercase(),
+            policy: std::sync::Arc::default(),
             source: source.into(),
             nodes,
             errors: Vec::new(),
             warnings: Vec::new(),
             record_count: 0,
         }
+    }
+
+    /// Resolves annotations against this config (health checks, regions,
+    /// CIDR collections).
+    pub fn with_policy(mut self, policy: std::sync::Arc<PolicyConfig>) -> Self {
+        self.policy = policy;
+        self
     }
 
     pub fn add(&mut self, record: Record) {
@@ -110,6 +121,35 @@ impl ZoneBuilder {
             None => self.nodes.entry(key.into()).or_default(),
         };
         if let Some(message) = conflict(node, is_apex, record.rtype, key) {
+            self.errors.push(diag(record.position, message));
+            return;
+        }
+        if let Some(annotation) = &record.annotation {
+            let parsed = annotation::parse(&annotation.text, &self.policy);
+            let result = parsed
+                .map_err(|e| {
+                    let mut position = annotation.position.clone();
+                    position.col += e.offset as u32;
+                    diag(position, e.message)
+                })
+                .and_then(|a| {
+                    add_policy_record(node, a, &record)
+                        .map_err(|m| diag(record.position.clone(), m))
+                });
+            match result {
+                Ok(true) => self.record_count += 1,
+                Ok(false) => {}
+                Err(d) => self.errors.push(d),
+            }
+            return;
+        }
+        if node.policy(record.rtype).is_some() {
+            let message = format!(
+                "plain {} record beside {} policy sets at \"{}\": annotate it with a set id, or remove the annotations (SPEC §3)",
+                rtype_name(record.rtype),
+                node.policy(record.rtype).map_or("", |g| g.kind.name()),
+                show(key)
+            );
             self.errors.push(diag(record.position, message));
             return;
         }
@@ -221,6 +261,89 @@ pub fn build_zone(
     builder.finish()
 }
 
+/// Adds an annotated record to its policy set, creating the group or the
+/// set as needed. Returns whether the record was new.
+fn add_policy_record(node: &mut Node, a: Annotated, record: &Record) -> Result<bool, String> {
+    if node.rrset(record.rtype).is_some() {
+        return Err(format!(
+            "{} policy record beside plain {} records at this name: annotate them all or none (SPEC §3)",
+            a.rule.kind().name(),
+            rtype_name(record.rtype)
+        ));
+    }
+    let groups = node.policies.get_or_insert_with(Default::default);
+    let group = match groups.iter().position(|g| g.rtype == record.rtype) {
+        Some(i) => groups.get_mut(i),
+        None => {
+            groups.push(PolicyGroup {
+                rtype: record.rtype,
+                kind: a.rule.kind(),
+                sets: Vec::new(),
+            });
+            groups.last_mut()
+        }
+    };
+    let Some(group) = group else {
+        return Ok(false);
+    };
+    if group.kind != a.rule.kind() {
+        return Err(format!(
+            "{} policy set \"{}\" beside {} policy sets for the same name and type: one policy per record set",
+            a.rule.kind().name(),
+            a.id,
+            group.kind.name()
+        ));
+    }
+    if let Some(set) = group.sets.iter_mut().find(|s| s.id == a.id) {
+        if set.rule != a.rule || set.health != a.health || set.evaluate_health != a.evaluate_health
+        {
+            return Err(format!(
+                "set id \"{}\" is used again with different settings: every record of a set carries the same annotation",
+                a.id
+            ));
+        }
+        if set.rrset.ttl != record.ttl {
+            return Err(format!(
+                "TTL {} differs from {} of set \"{}\"",
+                record.ttl, set.rrset.ttl, a.id
+            ));
+        }
+        return Ok(set.rrset.push(&record.rdata));
+    }
+    // A second set may not claim what an existing set already decides.
+    let clash = group.sets.iter().find(|s| match (&s.rule, &a.rule) {
+        (Rule::Failover { primary: x }, Rule::Failover { primary: y }) => x == y,
+        (Rule::Geolocation(x), Rule::Geolocation(y)) => x == y,
+        (Rule::Cidr { location: x, .. }, Rule::Cidr { location: y, .. }) => x == y,
+        _ => false,
+    });
+    if let Some(other) = clash {
+        return Err(format!(
+            "set \"{}\" duplicates what set \"{}\" already covers (one {} set per role or location)",
+            a.id,
+            other.id,
+            group.kind.name()
+        ));
+    }
+    if let (Some(Rule::Cidr { collection: x, .. }), Rule::Cidr { collection: y, .. }) =
+        (group.sets.first().map(|s| &s.rule), &a.rule)
+    {
+        if x != y {
+            return Err("all cidr sets of a name and type use the same collection".into());
+        }
+    }
+    let mut rrset = Rrset::empty(record.rtype, record.ttl);
+    rrset.push(&record.rdata);
+    group.sets.push(PolicySet {
+        id: a.id,
+        rule: a.rule,
+        health: a.health,
+        evaluate_health: a.evaluate_health,
+        rrset,
+    });
+    Ok(true)
+}
+
 /// Why a record of `rtype` cannot join `node`, if it cannot.
 fn conflict(node: &Node, is_apex: bool, rtype: u16, key: &[u8]) -> Option<String> {
     match rtype {
@@ -237,9 +360,11 @@ fn conflict(node: &Node, is_apex: bool, rtype: u16, key: &[u8]) -> Option<String
         }
         _ => {}
     }
-    let has_cname = node.rrset(rtype::CNAME).is_some();
+    let has_cname = node.has_type(rtype::CNAME);
+    let policy_types = node.policies.iter().flat_map(|p| p.iter().map(|g| g.rtype));
+    let mut types = node.rrsets.iter().map(|r| r.rtype).chain(policy_types);
     let cname_clash = if rtype == rtype::CNAME {
-        node.rrsets.iter().any(|r| !allowed_beside_cname(r.rtype))
+        types.any(|t| !allowed_beside_cname(t))
     } else {
         has_cname && !allowed_beside_cname(rtype)
     };

@@ -21,6 +21,7 @@ pub mod build;
 use rustc_hash::FxHashMap;
 
 use crate::name::Name;
+use crate::policy::{PolicyConfig, PolicyGroup};
 use crate::rtype;
 use crate::zonefile::Diagnostic;
 
@@ -135,6 +136,8 @@ pub struct Node {
     /// The RRsets here in type order, few enough that a linear scan beats
     /// any map.
     pub rrsets: Vec<Rrset>,
+    /// Routing-policy groups (rare, so boxed out of the common node).
+    pub policies: Option<Box<Vec<PolicyGroup>>>,
     pub flags: u8,
 }
 
@@ -143,13 +146,22 @@ impl Node {
         self.rrsets.iter().find(|r| r.rtype == rtype)
     }
 
+    pub fn policy(&self, rtype: u16) -> Option<&PolicyGroup> {
+        self.policies.as_ref()?.iter().find(|g| g.rtype == rtype)
+    }
+
+    /// Whether any data (plain or policy) of this type is here.
+    pub fn has_type(&self, rtype: u16) -> bool {
+        self.rrset(rtype).is_some() || self.policy(rtype).is_some()
+    }
+
     pub fn has(&self, flag: u8) -> bool {
         self.flags & flag != 0
     }
 
     /// An empty non-terminal: exists only because names exist below it.
     pub fn is_empty(&self) -> bool {
-        self.rrsets.is_empty()
+        self.rrsets.is_empty() && self.policies.is_none()
     }
 }
 
@@ -186,10 +198,21 @@ impl Zone {
 /// parser into the builder. Syntax and semantic errors are reported
 /// together, in file order.
 pub fn load(origin: &Name, file: &std::path::Path) -> Result<build::Built, Vec<Diagnostic>> {
+    load_with(origin, file, &std::sync::Arc::new(PolicyConfig::default()))
+}
+
+/// Like [`load`], resolving routing-policy annotations against `policy`
+/// (health checks, regions, CIDR collections of the config).
+pub fn load_with(
+    origin: &Name,
+    file: &std::path::Path,
+    policy: &std::sync::Arc<PolicyConfig>,
+) -> Result<build::Built, Vec<Diagnostic>> {
     // A master-file line is rarely under 40 bytes; the estimate only sizes
     // the name table up front.
     let estimate = std::fs::metadata(file).map_or(0, |m| (m.len() / 40) as usize);
-    let mut builder = build::ZoneBuilder::with_capacity(origin, file, estimate.min(1 << 24));
+    let mut builder = build::ZoneBuilder::with_capacity(origin, file, estimate.min(1 << 24))
+        .with_policy(policy.clone());
     let parsed = crate::zonefile::parse_file_each(file, origin, &mut |r| builder.add(r));
     match parsed {
         Ok(()) => builder.finish(),

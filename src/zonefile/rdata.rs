@@ -65,7 +65,7 @@ use Field as F;
 pub(crate) fn layout(rtype: u16) -> Option<&'static [(Field, &'static str)]> {
     Some(match rtype {
         1 => &[(F::Ipv4, "address")],
-        2 | 3 | 4 | 5 | 7 | 8 | 9 | 12 | 23 | 39 => &[(F::Name, "target name")],
+        2 | 3 | 4 | 5 | 7 | 8 | 9 | 12 | 23 | 39 | 65401 => &[(F::Name, "target name")],
         6 => &[
             (F::Name, "primary server name"),
             (F::Name, "responsible mailbox"),

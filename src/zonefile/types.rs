@@ -89,6 +89,9 @@ const TYPES: &[(u16, &str)] = &[
     (262, "WALLET"),
     (32768, "TA"),
     (32769, "DLV"),
+    // Signpost's apex-capable alias (SPEC §3), from the private-use range
+    // (RFC 6895 §3.1); its RDATA is one target name.
+    (65401, "ALIAS"),
 ];
 
 /// Parses a type mnemonic (any case) or `TYPEnnn` (RFC 3597 §5).

@@ -1,0 +1,219 @@
+//! Routing policies (SPEC §3): record sets chosen per query.
+//!
+//! ```text
+//! zone file  `www A 192.0.2.1 ;@ weighted id=blue weight=70 health=web`
+//!   ─► annotation::parse (names → indices via PolicyConfig)
+//!   ─► zone::build groups records by owner, type and set id: PolicyGroup
+//!   ─► select::select (per query: health table, client location, ECS
+//!      scope, random draw) ─► the chosen sets' records
+//! ```
+//!
+//! A policy group is all the sets at one owner and type; every set has one
+//! policy and its own rule (weight, role, location, …).
+
+pub mod annotation;
+pub mod select;
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use rustc_hash::FxHashMap;
+
+use crate::geo::GeoDb;
+use crate::zone::Rrset;
+
+/// The eight policies of SPEC §3 (simple is a plain RRset, no group).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Weighted,
+    Failover,
+    Geolocation,
+    Geoproximity,
+    Latency,
+    Cidr,
+    Multivalue,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Weighted => "weighted",
+            Self::Failover => "failover",
+            Self::Geolocation => "geolocation",
+            Self::Geoproximity => "geoproximity",
+            Self::Latency => "latency",
+            Self::Cidr => "cidr",
+            Self::Multivalue => "multivalue",
+        }
+    }
+}
+
+/// Which clients a geolocation set is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GeoMatch {
+    Default,
+    Continent([u8; 2]),
+    Country([u8; 2]),
+    Subdivision([u8; 2], Box<str>),
+}
+
+/// What decides for one set.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rule {
+    Weighted {
+        weight: u8,
+    },
+    Failover {
+        primary: bool,
+    },
+    Geolocation(GeoMatch),
+    Geoproximity {
+        coordinates: (f64, f64),
+        bias: i8,
+    },
+    Latency {
+        region: u32,
+    },
+    Cidr {
+        collection: u32,
+        location: Option<u32>,
+    },
+    Multivalue,
+}
+
+impl Rule {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Weighted { .. } => Kind::Weighted,
+            Self::Failover { .. } => Kind::Failover,
+            Self::Geolocation(_) => Kind::Geolocation,
+            Self::Geoproximity { .. } => Kind::Geoproximity,
+            Self::Latency { .. } => Kind::Latency,
+            Self::Cidr { .. } => Kind::Cidr,
+            Self::Multivalue => Kind::Multivalue,
+        }
+    }
+}
+
+/// One set of a policy group: its records and the rule that picks it.
+#[derive(Debug, Clone)]
+pub struct PolicySet {
+    pub id: Box<str>,
+    pub rule: Rule,
+    /// Index of the health check deciding this set, if any.
+    pub health: Option<u32>,
+    /// For ALIAS sets: unhealthy when the target has no healthy answer.
+    pub evaluate_health: bool,
+    pub rrset: Rrset,
+}
+
+/// All the sets at one owner and type.
+#[derive(Debug, Clone)]
+pub struct PolicyGroup {
+    pub rtype: u16,
+    pub kind: Kind,
+    pub sets: Vec<PolicySet>,
+}
+
+/// A region with coordinates, for geoproximity and latency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Region {
+    pub name: String,
+    pub coordinates: (f64, f64),
+}
+
+/// A named CIDR collection: locations, each with its prefixes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Collection {
+    pub name: String,
+    pub locations: Vec<(String, Vec<IpNet>)>,
+}
+
+/// One row of the latency table: clients in `prefix` measured `ms` to
+/// each region (by index).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencyRow {
+    pub prefix: IpNet,
+    pub ms: Vec<(u32, u32)>,
+}
+
+/// Everything policies need from the config, at compile and query time.
+#[derive(Debug, Default)]
+pub struct PolicyConfig {
+    /// Health check names, by index.
+    pub health_checks: Vec<String>,
+    pub regions: Vec<Region>,
+    pub collections: Vec<Collection>,
+    pub latency: Vec<LatencyRow>,
+    pub geo: Option<GeoDb>,
+    health_index: FxHashMap<String, u32>,
+    region_index: FxHashMap<String, u32>,
+}
+
+impl PolicyConfig {
+    pub fn new(
+        health_checks: Vec<String>,
+        regions: Vec<Region>,
+        collections: Vec<Collection>,
+        latency: Vec<LatencyRow>,
+        geo: Option<GeoDb>,
+    ) -> Self {
+        let health_index = health_checks
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect();
+        let region_index = regions
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.name.clone(), i as u32))
+            .collect();
+        Self {
+            health_checks,
+            regions,
+            collections,
+            latency,
+            geo,
+            health_index,
+            region_index,
+        }
+    }
+
+    pub fn health_index(&self, name: &str) -> Option<u32> {
+        self.health_index.get(name).copied()
+    }
+
+    pub fn region_index(&self, name: &str) -> Option<u32> {
+        self.region_index.get(name).copied()
+    }
+
+    pub fn collection_index(&self, name: &str) -> Option<u32> {
+        self.collections
+            .iter()
+            .position(|c| c.name == name)
+            .map(|i| i as u32)
+    }
+
+    /// Longest-prefix match of `ip` among a collection's locations:
+    /// (location index, prefix length).
+    pub fn cidr_match(&self, collection: u32, ip: IpAddr) -> Option<(u32, u8)> {
+        let collection = self.collections.get(collection as usize)?;
+        let mut best: Option<(u32, u8)> = None;
+        for (i, (_, prefixes)) in collection.locations.iter().enumerate() {
+            for net in prefixes {
+                if net.contains(&ip) && best.is_none_or(|(_, len)| net.prefix_len() > len) {
+                    best = Some((i as u32, net.prefix_len()));
+                }
+            }
+        }
+        best
+    }
+
+    /// The most specific latency-table row for `ip`.
+    pub fn latency_row(&self, ip: IpAddr) -> Option<&LatencyRow> {
+        self.latency
+            .iter()
+            .filter(|row| row.prefix.contains(&ip))
+            .max_by_key(|row| row.prefix.prefix_len())
+    }
+}

@@ -1,0 +1,400 @@
+//! Choosing the sets of a policy group for one query, with exactly the
+//! health rules of SPEC §3, and recording why (for `signpostctl explain`)
+//! and how specific the client's network had to be (the ECS scope).
+
+use std::cell::Cell;
+use std::net::IpAddr;
+
+use super::{GeoMatch, Kind, PolicyConfig, PolicyGroup, PolicySet, Rule};
+use crate::geo::{distance_km, Location};
+use crate::health::HealthTable;
+
+/// Most records a multivalue answer carries (SPEC §3).
+const MULTIVALUE_MAX: usize = 8;
+
+/// The per-query inputs of policy decisions, and what they produced.
+pub struct Env<'a> {
+    pub config: &'a PolicyConfig,
+    pub health: &'a HealthTable,
+    /// The address whose location decides: the ECS address when the query
+    /// carries one, else the source address. `None`: location unknown
+    /// (ECS with source prefix 0).
+    pub client_ip: Option<IpAddr>,
+    /// The ECS source prefix length, when the query had ECS.
+    pub source_prefix: Option<u8>,
+    location: Option<Option<(Location, u8)>>,
+    /// The narrowest client network (longest prefix) any decision in this
+    /// answer depended on; `None` when location did not matter.
+    pub scope: Option<u8>,
+    /// Lines explaining each decision, when asked for.
+    pub trace: Option<Vec<String>>,
+}
+
+impl<'a> Env<'a> {
+    pub fn new(
+        config: &'a PolicyConfig,
+        health: &'a HealthTable,
+        client_ip: Option<IpAddr>,
+        source_prefix: Option<u8>,
+    ) -> Self {
+        Self {
+            config,
+            health,
+            client_ip,
+            source_prefix,
+            location: None,
+            scope: None,
+            trace: None,
+        }
+    }
+
+    pub fn note(&mut self, line: impl FnOnce() -> String) {
+        if let Some(trace) = &mut self.trace {
+            trace.push(line());
+        }
+    }
+
+    /// The client's location from the GeoIP database, looked up once.
+    fn location(&mut self) -> Option<(Location, u8)> {
+        if self.location.is_none() {
+            let found = match (self.client_ip, &self.config.geo) {
+                (Some(ip), Some(db)) => db.locate(crate::snapshot::canonical(ip)),
+                _ => None,
+            };
+            self.location = Some(found);
+        }
+        self.location.clone().flatten()
+    }
+
+    /// Records that the answer depended on the client's network at this
+    /// prefix length (or, unknown, on the whole source prefix).
+    fn depends_on(&mut self, prefix: Option<u8>) {
+        let prefix = prefix.or(self.source_prefix).unwrap_or(0);
+        let prefix = match self.source_prefix {
+            Some(source) => prefix.min(source),
+            None => prefix,
+        };
+        self.scope = Some(self.scope.map_or(prefix, |s| s.max(prefix)));
+    }
+}
+
+thread_local! {
+    static RNG: Cell<u64> = Cell::new(seed());
+}
+
+fn seed() -> u64 {
+    let time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let stack = &time as *const u64 as u64;
+    time ^ stack.rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15
+}
+
+/// SplitMix64: fast, well distributed, and per thread, so draws take no lock.
+fn random() -> u64 {
+    RNG.with(|state| {
+        let s = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        state.set(s);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    })
+}
+
+/// A number in `0..n` (n > 0).
+fn below(n: u64) -> u64 {
+    // The modulo bias is below 2^-40 for the small n used here.
+    random() % n.max(1)
+}
+
+/// Chooses the sets of `group` to answer with. `extra_health` adds the
+/// ALIAS `evaluate-health` verdict of a set. Empty: no set applies (NODATA).
+pub fn select<'g>(
+    group: &'g PolicyGroup,
+    env: &mut Env<'_>,
+    extra_health: &mut dyn FnMut(&PolicySet) -> bool,
+) -> Vec<&'g PolicySet> {
+    let mut healthy: Vec<bool> = Vec::with_capacity(group.sets.len());
+    for set in &group.sets {
+        let by_check = set.health.is_none_or(|i| env.health.is_healthy(i));
+        let ok = by_check && (!set.evaluate_health || extra_health(set));
+        env.note(|| {
+            format!(
+                "  set {:<12} {:<28} {}",
+                set.id,
+                describe(&set.rule, env.config),
+                if ok { "healthy" } else { "unhealthy" }
+            )
+        });
+        healthy.push(ok);
+    }
+    let chosen = match group.kind {
+        Kind::Weighted => weighted(group, &healthy, env),
+        Kind::Failover => failover(group, &healthy),
+        Kind::Geolocation => geolocation(group, &healthy, env),
+        Kind::Geoproximity | Kind::Latency => nearest(group, &healthy, env),
+        Kind::Cidr => cidr(group, &healthy, env),
+        Kind::Multivalue => return multivalue(group, &healthy, env),
+    };
+    match chosen {
+        Some(i) => {
+            let set = group.sets.get(i);
+            env.note(|| format!("  chose set {}", set.map_or("?", |s| &s.id)));
+            set.into_iter().collect()
+        }
+        None => {
+            env.note(|| "  no set applies: NODATA".to_string());
+            Vec::new()
+        }
+    }
+}
+
+fn describe(rule: &Rule, config: &PolicyConfig) -> String {
+    match rule {
+        Rule::Weighted { weight } => format!("weight={weight}"),
+        Rule::Failover { primary } => {
+            format!("role={}", if *primary { "primary" } else { "secondary" })
+        }
+        Rule::Geolocation(GeoMatch::Default) => "location=*".into(),
+        Rule::Geolocation(GeoMatch::Continent(c)) => format!("continent={}", show2(c)),
+        Rule::Geolocation(GeoMatch::Country(c)) => format!("country={}", show2(c)),
+        Rule::Geolocation(GeoMatch::Subdivision(c, s)) => format!("subdivision={}-{s}", show2(c)),
+        Rule::Geoproximity { coordinates, bias } => {
+            format!("at {:.2},{:.2} bias={bias}", coordinates.0, coordinates.1)
+        }
+        Rule::Latency { region } => format!(
+            "region={}",
+            config
+                .regions
+                .get(*region as usize)
+                .map_or("?", |r| &r.name)
+        ),
+        Rule::Cidr {
+            collection,
+            location,
+        } => {
+            let c = config.collections.get(*collection as usize);
+            let loc = location
+                .and_then(|l| c?.locations.get(l as usize))
+                .map_or("*", |(n, _)| n.as_str());
+            format!("cidr={}/{loc}", c.map_or("?", |c| &c.name))
+        }
+        Rule::Multivalue => "multivalue".into(),
+    }
+}
+
+fn show2(code: &[u8; 2]) -> String {
+    String::from_utf8_lossy(code).into_owned()
+}
+
+fn weight_of(set: &PolicySet) -> u64 {
+    match set.rule {
+        Rule::Weighted { weight } => u64::from(weight),
+        _ => 0,
+    }
+}
+
+/// Probability weight/sum among healthy sets; zero-weight sets only when
+/// every weighted set is down; everything when all are down.
+fn weighted(group: &PolicyGroup, healthy: &[bool], env: &mut Env<'_>) -> Option<usize> {
+    let indexed = || group.sets.iter().enumerate().zip(healthy.iter().copied());
+    let mut pool: Vec<usize> = indexed()
+        .filter(|((_, s), ok)| *ok && weight_of(s) > 0)
+        .map(|((i, _), _)| i)
+        .collect();
+    if pool.is_empty() {
+        pool = indexed()
+            .filter(|((_, s), ok)| *ok && weight_of(s) == 0)
+            .map(|((i, _), _)| i)
+            .collect();
+        if !pool.is_empty() {
+            env.note(|| "  every weighted set is down: using healthy zero-weight sets".into());
+        }
+    }
+    if pool.is_empty() {
+        env.note(|| "  every set is down: all count as healthy".into());
+        pool = (0..group.sets.len()).collect();
+    }
+    let weights: Vec<u64> = pool
+        .iter()
+        .map(|&i| group.sets.get(i).map_or(0, weight_of))
+        .collect();
+    let total: u64 = weights.iter().sum();
+    if total == 0 {
+        return pool.get(below(pool.len() as u64) as usize).copied();
+    }
+    let mut draw = below(total);
+    for (&i, &w) in pool.iter().zip(&weights) {
+        if draw < w {
+            return Some(i);
+        }
+        draw -= w;
+    }
+    pool.last().copied()
+}
+
+fn failover(group: &PolicyGroup, healthy: &[bool]) -> Option<usize> {
+    let find = |primary: bool| {
+        group
+            .sets
+            .iter()
+            .position(|s| s.rule == Rule::Failover { primary })
+    };
+    let primary = find(true);
+    let secondary = find(false);
+    let ok = |i: Option<usize>| i.filter(|&i| healthy.get(i).copied().unwrap_or(false));
+    ok(primary).or(ok(secondary)).or(primary).or(secondary)
+}
+
+/// Subdivision, then country, then continent, then default; an unhealthy
+/// match gives way to the next broader healthy one.
+fn geolocation(group: &PolicyGroup, healthy: &[bool], env: &mut Env<'_>) -> Option<usize> {
+    let located = env.location();
+    env.depends_on(located.as_ref().map(|(_, prefix)| *prefix));
+    let location = located.map(|(l, _)| l).unwrap_or_default();
+    env.note(|| {
+        format!(
+            "  client location: continent={} country={} subdivision={}",
+            location.continent.as_ref().map_or("-".into(), show2),
+            location.country.as_ref().map_or("-".into(), show2),
+            location.subdivision.as_deref().unwrap_or("-")
+        )
+    });
+    let rank = |m: &GeoMatch| -> Option<u8> {
+        match m {
+            GeoMatch::Subdivision(c, s) => (location.country == Some(*c)
+                && location.subdivision.as_deref() == Some(&**s))
+            .then_some(0),
+            GeoMatch::Country(c) => (location.country == Some(*c)).then_some(1),
+            GeoMatch::Continent(c) => (location.continent == Some(*c)).then_some(2),
+            GeoMatch::Default => Some(3),
+        }
+    };
+    let mut matches: Vec<(u8, usize)> = group
+        .sets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match &s.rule {
+            Rule::Geolocation(m) => rank(m).map(|r| (r, i)),
+            _ => None,
+        })
+        .collect();
+    matches.sort_unstable();
+    matches
+        .iter()
+        .find(|(_, i)| healthy.get(*i).copied().unwrap_or(false))
+        .or(matches.first())
+        .map(|&(_, i)| i)
+}
+
+/// Geoproximity (biased distance) and latency (measured or estimated):
+/// the lowest cost among healthy sets.
+fn nearest(group: &PolicyGroup, healthy: &[bool], env: &mut Env<'_>) -> Option<usize> {
+    let config = env.config;
+    let row = match (group.kind, env.client_ip) {
+        (Kind::Latency, Some(ip)) => config.latency_row(crate::snapshot::canonical(ip)),
+        _ => None,
+    };
+    let coordinates = if let Some(row) = row {
+        env.depends_on(Some(row.prefix.prefix_len()));
+        env.note(|| format!("  latency table row {}", row.prefix));
+        None
+    } else {
+        let located = env.location();
+        env.depends_on(located.as_ref().map(|(_, p)| *p));
+        located.and_then(|(l, _)| l.coordinates)
+    };
+    if row.is_none() && coordinates.is_none() {
+        env.note(|| "  client location unknown: first healthy set in file order".into());
+    }
+    let cost = |set: &PolicySet| -> f64 {
+        match (&set.rule, row, coordinates) {
+            (Rule::Latency { region }, Some(row), _) => row
+                .ms
+                .iter()
+                .find(|(r, _)| r == region)
+                .map_or(f64::INFINITY, |(_, ms)| f64::from(*ms)),
+            (Rule::Latency { region }, None, Some(client)) => config
+                .regions
+                .get(*region as usize)
+                .map_or(f64::INFINITY, |r| distance_km(client, r.coordinates)),
+            (Rule::Geoproximity { coordinates, bias }, _, Some(client)) => {
+                distance_km(client, *coordinates) * (1.0 - f64::from(*bias) / 100.0)
+            }
+            _ => 0.0,
+        }
+    };
+    let mut best: Option<(f64, usize)> = None;
+    let mut best_any: Option<(f64, usize)> = None;
+    for (i, set) in group.sets.iter().enumerate() {
+        let c = cost(set);
+        env.note(|| format!("  set {} cost {c:.1}", set.id));
+        if best_any.is_none_or(|(b, _)| c < b) {
+            best_any = Some((c, i));
+        }
+        if healthy.get(i).copied().unwrap_or(false) && best.is_none_or(|(b, _)| c < b) {
+            best = Some((c, i));
+        }
+    }
+    best.or(best_any).map(|(_, i)| i)
+}
+
+fn cidr(group: &PolicyGroup, healthy: &[bool], env: &mut Env<'_>) -> Option<usize> {
+    let collection = group.sets.iter().find_map(|s| match s.rule {
+        Rule::Cidr { collection, .. } => Some(collection),
+        _ => None,
+    })?;
+    let matched = env.client_ip.and_then(|ip| {
+        env.config
+            .cidr_match(collection, crate::snapshot::canonical(ip))
+    });
+    env.depends_on(matched.map(|(_, len)| len));
+    let set_for = |location: Option<u32>| {
+        group.sets.iter().position(|s| match s.rule {
+            Rule::Cidr { location: l, .. } => l == location,
+            _ => false,
+        })
+    };
+    let default = set_for(None);
+    if let Some((location, len)) = matched {
+        env.note(|| format!("  client matches location #{location} (/{len})"));
+        if let Some(i) = set_for(Some(location)) {
+            if healthy.get(i).copied().unwrap_or(false) || default.is_none() {
+                return Some(i);
+            }
+            env.note(|| "  matched set is unhealthy: default".into());
+        }
+    }
+    default
+}
+
+fn multivalue<'g>(
+    group: &'g PolicyGroup,
+    healthy: &[bool],
+    env: &mut Env<'_>,
+) -> Vec<&'g PolicySet> {
+    let mut pool: Vec<&PolicySet> = group
+        .sets
+        .iter()
+        .zip(healthy)
+        .filter(|(_, ok)| **ok)
+        .map(|(s, _)| s)
+        .collect();
+    if pool.is_empty() {
+        env.note(|| "  no healthy record: answering with unhealthy ones".into());
+        pool = group.sets.iter().collect();
+    }
+    // Fisher-Yates, stopping once the first eight are drawn.
+    let take = pool.len().min(MULTIVALUE_MAX);
+    for i in 0..take {
+        let j = i + below((pool.len() - i) as u64) as usize;
+        pool.swap(i, j);
+    }
+    pool.truncate(take);
+    env.note(|| {
+        let ids: Vec<&str> = pool.iter().map(|s| &*s.id).collect();
+        format!("  chose {}", ids.join(", "))
+    });
+    pool
+}
