@@ -13,12 +13,14 @@
 //! ```
 
 pub mod config;
+pub mod control;
 pub mod daemon;
+pub mod explain;
 pub mod geo;
 pub mod health;
-pub mod policy;
 pub mod name;
 pub mod net;
+pub mod policy;
 pub mod query;
 pub mod rtype;
 pub mod snapshot;

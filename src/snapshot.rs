@@ -20,6 +20,10 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
+use arc_swap::ArcSwap;
+
+use crate::health::HealthTable;
+use crate::policy::PolicyConfig;
 use crate::query::Client;
 use crate::zone::Zone;
 
@@ -27,7 +31,9 @@ use crate::zone::Zone;
 /// Knot's default).
 pub const DEFAULT_EDNS_UDP_SIZE: u16 = 1232;
 
-/// Which clients a view serves. Empty lists match everything.
+/// Which clients a view serves. Empty lists match everything. A view that
+/// lists destinations does not match a query whose local address is unknown
+/// (a wildcard UDP socket): a private view must not leak by default.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ViewMatch {
     /// Source prefixes of the query.
@@ -42,9 +48,10 @@ impl ViewMatch {
             nets.is_empty() || nets.iter().any(|n| n.contains(&canonical(addr)))
         };
         within(&self.sources, client.addr.ip())
-            && client
-                .local
-                .is_none_or(|local| within(&self.destinations, local.ip()))
+            && (self.destinations.is_empty()
+                || client
+                    .local
+                    .is_some_and(|local| within(&self.destinations, local.ip())))
     }
 }
 
@@ -105,6 +112,11 @@ pub struct Snapshot {
     pub views: Vec<View>,
     /// The UDP payload size we advertise and cap responses at.
     pub edns_udp_size: u16,
+    /// Health checks, regions, CIDR collections and the GeoIP database.
+    pub policy: Arc<PolicyConfig>,
+    /// Health states, published apart: a flip is one store into this
+    /// cell, shared by every snapshot, and never recompiles a zone.
+    pub health: Arc<ArcSwap<HealthTable>>,
 }
 
 impl Snapshot {
@@ -113,7 +125,28 @@ impl Snapshot {
         Self {
             views: vec![View::new("default", ViewMatch::default(), zones)],
             edns_udp_size,
+            ..Self::default()
         }
+    }
+
+    /// Views in match order (the reload path builds them from the config).
+    pub fn with_views(views: Vec<View>, edns_udp_size: u16) -> Self {
+        Self {
+            views,
+            edns_udp_size,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the policy config and the shared health cell.
+    pub fn with_policy(
+        mut self,
+        policy: Arc<PolicyConfig>,
+        health: Arc<ArcSwap<HealthTable>>,
+    ) -> Self {
+        self.policy = policy;
+        self.health = health;
+        self
     }
 
     pub fn view_for(&self, client: &Client) -> Option<&View> {

@@ -29,12 +29,108 @@ enum Command {
         #[arg(default_value = "/etc/signpost/signpost.toml")]
         file: PathBuf,
     },
+    /// Ask the running server to reload its config and changed zones, or
+    /// one zone unconditionally; prints the outcome, exits 1 on any error.
+    Reload {
+        zone: Option<String>,
+        #[command(flatten)]
+        control: ControlArgs,
+    },
+    /// Show uptime, listeners, views and every zone's serial and last
+    /// reload.
+    Status {
+        #[command(flatten)]
+        control: ControlArgs,
+    },
+    /// Show which view, zone, policy decisions, health states and records
+    /// the server would answer a client with, one decision per line.
+    Explain {
+        name: String,
+        #[arg(value_name = "TYPE")]
+        rtype: String,
+        /// The client: ADDR (source address) or ADDR/PREFIX (as EDNS
+        /// Client Subnet).
+        #[arg(long, value_name = "ADDR[/PREFIX]")]
+        client: signpost::explain::ExplainClient,
+        #[arg(
+            short,
+            long,
+            value_name = "FILE",
+            default_value = "/etc/signpost/signpost.toml"
+        )]
+        config: PathBuf,
+    },
+}
+
+/// Where to find the running server's control socket.
+#[derive(clap::Args, Debug)]
+struct ControlArgs {
+    /// The control socket (default: the config's [control] socket).
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
+    /// Read the socket path from this config file.
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        default_value = "/etc/signpost/signpost.toml"
+    )]
+    config: PathBuf,
+    /// Seconds to wait for the answer (a large zone takes a while).
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    timeout: u64,
 }
 
 fn main() -> ExitCode {
     match Args::parse().command {
         Command::Checkzone { file, origin } => checkzone(&file, origin.as_deref()),
         Command::Checkconf { file } => checkconf(&file),
+        Command::Reload { zone, control } => {
+            let command = zone.map_or_else(|| "reload".to_string(), |z| format!("reload {z}"));
+            call_server(&control, &command)
+        }
+        Command::Status { control } => call_server(&control, "status"),
+        Command::Explain {
+            name,
+            rtype,
+            client,
+            config,
+        } => explain(&config, &name, &rtype, client),
+    }
+}
+
+/// Sends one command to the server and prints its answer. Exit 0 when the
+/// server reports success, 1 when it reports a failure, 2 when it cannot be
+/// reached.
+fn call_server(args: &ControlArgs, command: &str) -> ExitCode {
+    let path = match &args.control {
+        Some(p) => p.clone(),
+        // Only the socket path is wanted; a config with other problems
+        // still names it, and a missing config means the default.
+        None => match signpost::config::load(&args.config) {
+            Ok(c) => c.control_socket,
+            Err(_) => PathBuf::from(signpost::config::DEFAULT_CONTROL_SOCKET),
+        },
+    };
+    let timeout = std::time::Duration::from_secs(args.timeout.max(1));
+    match signpost::control::socket::call(&path, command, timeout) {
+        Ok(answer) => {
+            for line in &answer.lines {
+                println!("{line}");
+            }
+            if answer.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!(
+                "signpostctl: cannot talk to signpostd at {}: {e}",
+                path.display()
+            );
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -85,10 +181,17 @@ fn checkconf(file: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let policy = match config.policy.build() {
+        Ok((policy, _)) => std::sync::Arc::new(policy),
+        Err(e) => {
+            println!("{}: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
     let mut failed = false;
     let mut records = 0;
     for zc in &config.zones {
-        match signpost::zone::load(&zc.name, &zc.file) {
+        match signpost::zone::load_with(&zc.name, &zc.file, &policy) {
             Ok(built) => records += built.zone.record_count,
             Err(errors) => {
                 failed = true;
@@ -109,4 +212,39 @@ fn checkconf(file: &Path) -> ExitCode {
         records
     );
     ExitCode::SUCCESS
+}
+
+fn explain(
+    file: &Path,
+    name: &str,
+    rtype: &str,
+    client: signpost::explain::ExplainClient,
+) -> ExitCode {
+    let Some(code) = signpost::zonefile::rtype_from_str(rtype) else {
+        eprintln!("signpostctl: unknown record type \"{rtype}\"");
+        return ExitCode::from(2);
+    };
+    let config = match signpost::config::load(file) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in &errors {
+                println!("{e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    match signpost::explain::explain(&config, name, code, client) {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in errors {
+                println!("{e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use signpost::config::{self, Config, ZoneConfig};
+use signpost::control::Overrides;
 use signpost::name::Name;
 
 /// Authoritative DNS server with traffic-management routing policies.
@@ -36,6 +37,13 @@ struct Args {
     /// Most simultaneous TCP connections.
     #[arg(long, value_name = "N")]
     tcp_max_connections: Option<usize>,
+    /// Control socket for signpostctl (default: the config's, or
+    /// /run/signpost/signpostd.sock).
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
+    /// Do not watch the config and zone files for changes.
+    #[arg(long)]
+    no_watch: bool,
 }
 
 fn main() -> ExitCode {
@@ -48,7 +56,7 @@ fn main() -> ExitCode {
         .init();
     let args = Args::parse();
     let config = match build_config(args) {
-        Ok(c) => c,
+        Ok(pair) => pair,
         Err(messages) => {
             for m in messages {
                 eprintln!("{m}");
@@ -56,7 +64,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match signpost::daemon::run(config) {
+    let (config, overrides) = config;
+    match signpost::daemon::run(config, overrides) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("signpostd: {e}");
@@ -65,7 +74,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn build_config(args: Args) -> Result<Config, Vec<String>> {
+/// The config to start with, and the command-line additions a config
+/// re-read must keep.
+fn build_config(args: Args) -> Result<(Config, Overrides), Vec<String>> {
     let mut config = match &args.config {
         Some(path) => config::load(path)
             .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?,
@@ -75,18 +86,28 @@ fn build_config(args: Args) -> Result<Config, Vec<String>> {
         config.listen = args.listen;
     }
     let mut errors = Vec::new();
+    let mut overrides = Overrides::default();
     for spec in &args.zone {
         let Some((origin, file)) = spec.split_once('=') else {
             errors.push(format!("--zone {spec}: expected ORIGIN=FILE"));
             continue;
         };
         match Name::parse(origin, Some(&Name::root())) {
-            Ok(name) => config.zones.push(ZoneConfig {
+            Ok(name) => overrides.zones.push(ZoneConfig {
                 name,
                 file: PathBuf::from(file),
+                views: Vec::new(),
             }),
             Err(e) => errors.push(format!("--zone {spec}: bad origin: {e}")),
         }
+    }
+    config.zones.extend(overrides.zones.iter().cloned());
+    if args.no_watch {
+        config.watch = false;
+        overrides.watch = Some(false);
+    }
+    if let Some(path) = args.control {
+        config.control_socket = path;
     }
     if let Some(w) = args.workers {
         config.workers = w.max(1);
@@ -101,7 +122,7 @@ fn build_config(args: Args) -> Result<Config, Vec<String>> {
         errors.push("nothing to listen on: give --config FILE or --listen ADDR:PORT".into());
     }
     if errors.is_empty() {
-        Ok(config)
+        Ok((config, overrides))
     } else {
         Err(errors)
     }

@@ -5,14 +5,17 @@
 //! Relative paths in the file are relative to the directory of the config
 //! file, so a config and its zones can move together.
 
+pub mod policy;
 pub mod spec;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ipnet::IpNet;
+
 use crate::name::Name;
-use crate::snapshot::DEFAULT_EDNS_UDP_SIZE;
+use crate::snapshot::{ViewMatch, DEFAULT_EDNS_UDP_SIZE};
 use crate::zonefile::{Diagnostic, Position};
 
 /// One zone to serve.
@@ -20,7 +23,20 @@ use crate::zonefile::{Diagnostic, Position};
 pub struct ZoneConfig {
     pub name: Name,
     pub file: PathBuf,
+    /// Names of the views that serve it; empty: every view.
+    pub views: Vec<String>,
 }
+
+/// One split-horizon view, in match order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewConfig {
+    pub name: String,
+    pub matcher: ViewMatch,
+}
+
+/// Where the control socket lives unless `[control] socket` says otherwise
+/// (systemd's `RuntimeDirectory=signpost` creates the directory).
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/signpost/signpostd.sock";
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -34,6 +50,14 @@ pub struct Config {
     pub tcp_idle_timeout: Duration,
     pub tcp_max_connections: usize,
     pub zones: Vec<ZoneConfig>,
+    /// `[[view]]` tables in match order; empty: one view serving everyone.
+    pub views: Vec<ViewConfig>,
+    /// Reload when the config or a zone file changes on disk.
+    pub watch: bool,
+    /// The Unix socket `signpostctl` talks to.
+    pub control_socket: PathBuf,
+    /// Health checks, regions, CIDR collections, latency table, GeoIP.
+    pub policy: policy::PolicySettings,
 }
 
 impl Default for Config {
@@ -46,6 +70,10 @@ impl Default for Config {
             tcp_idle_timeout: Duration::from_secs(spec::DEFAULT_TCP_IDLE_TIMEOUT),
             tcp_max_connections: spec::DEFAULT_TCP_MAX_CONNECTIONS,
             zones: Vec::new(),
+            views: Vec::new(),
+            watch: true,
+            control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
+            policy: policy::PolicySettings::default(),
         }
     }
 }
@@ -68,6 +96,72 @@ pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
         }]
     })?;
     parse(&text, path)
+}
+
+/// Validates one `[[view]]`.
+fn parse_view(
+    view: &spec::View,
+    at: &dyn Fn(usize, String) -> Diagnostic,
+) -> Result<ViewConfig, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let name = view.name.get_ref().trim();
+    if name.is_empty() || name.chars().any(char::is_whitespace) {
+        errors.push(at(
+            view.name.span().start,
+            "a view name must be one word".into(),
+        ));
+    }
+    let mut prefixes = |key: &str, list: &Option<toml::Spanned<Vec<toml::Spanned<String>>>>| {
+        let mut nets = Vec::new();
+        let Some(list) = list else { return nets };
+        if list.get_ref().is_empty() {
+            errors.push(at(
+                list.span().start,
+                format!("{key} = [] matches nothing; leave it out to match every address"),
+            ));
+        }
+        for item in list.get_ref() {
+            match parse_prefix(item.get_ref()) {
+                Ok(net) => nets.push(net),
+                Err(message) => errors.push(at(item.span().start, message)),
+            }
+        }
+        nets
+    };
+    let sources = prefixes("match_clients", &view.match_clients);
+    let destinations = prefixes("match_destinations", &view.match_destinations);
+    if errors.is_empty() {
+        Ok(ViewConfig {
+            name: name.to_string(),
+            matcher: ViewMatch {
+                sources,
+                destinations,
+            },
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+const NOT_A_PREFIX: &str = "is not an address or prefix like \"192.0.2.0/24\" or \"2001:db8::/32\"";
+
+/// `ADDRESS/LEN` or a bare address (a host prefix). Host bits must be clear,
+/// so `10.0.0.1/8` (usually a typo) is not silently widened.
+fn parse_prefix(text: &str) -> Result<IpNet, String> {
+    let net = match text.parse::<IpNet>() {
+        Ok(net) => net,
+        Err(_) => match text.parse::<IpAddr>() {
+            Ok(addr) => IpNet::from(addr),
+            Err(_) => return Err(format!("\"{text}\" {NOT_A_PREFIX}")),
+        },
+    };
+    if net.trunc() != net {
+        return Err(format!(
+            "\"{text}\" has host bits set; did you mean \"{}\"?",
+            net.trunc()
+        ));
+    }
+    Ok(net)
 }
 
 /// Line and column (1-based) of a byte offset.
@@ -146,6 +240,35 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
     if let Some(max) = spec.server.tcp_max_connections {
         config.tcp_max_connections = max.max(1);
     }
+    if let Some(watch) = spec.server.watch {
+        config.watch = watch;
+    }
+    if let Some(socket) = &spec.control.socket {
+        if socket.get_ref().is_empty() {
+            errors.push(at(
+                socket.span().start,
+                "control socket path is empty".into(),
+            ));
+        } else {
+            config.control_socket = base.join(socket.get_ref());
+        }
+    }
+    for (i, view) in spec.view.iter().enumerate() {
+        let name = view.name.get_ref();
+        if spec.view.iter().take(i).any(|o| o.name.get_ref() == name) {
+            errors.push(at(
+                view.name.span().start,
+                format!("view \"{name}\" is defined twice"),
+            ));
+            continue;
+        }
+        match parse_view(view, &at) {
+            Ok(v) => config.views.push(v),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    // Which views each zone name is already in, to refuse overlaps.
+    let mut placed: Vec<(Name, String, usize)> = Vec::new();
     for zone in &spec.zone {
         let name = match Name::parse(zone.name.get_ref(), Some(&Name::root())) {
             Ok(n) => n,
@@ -157,13 +280,55 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
                 continue;
             }
         };
-        if config.zones.iter().any(|z| z.name == name) {
-            errors.push(at(
-                zone.name.span().start,
-                format!("zone \"{name}\" is listed twice"),
-            ));
+        let mut views = Vec::new();
+        if let Some(list) = &zone.views {
+            if list.get_ref().is_empty() {
+                errors.push(at(
+                    list.span().start,
+                    "views = [] puts the zone in no view; leave it out to serve it in every view"
+                        .into(),
+                ));
+            }
+            for v in list.get_ref() {
+                if !spec.view.iter().any(|d| d.name.get_ref() == v.get_ref()) {
+                    errors.push(at(
+                        v.span().start,
+                        format!("no [[view]] is named \"{}\"", v.get_ref()),
+                    ));
+                } else if !views.contains(v.get_ref()) {
+                    views.push(v.get_ref().clone());
+                }
+            }
+        }
+        // The views this entry serves in; "" stands for the implicit one.
+        let serves: Vec<String> = if !views.is_empty() {
+            views.clone()
+        } else if spec.view.is_empty() {
+            vec![String::new()]
+        } else {
+            spec.view.iter().map(|v| v.name.get_ref().clone()).collect()
+        };
+        let clash = placed
+            .iter()
+            .find(|(n, v, _)| *n == name && serves.contains(v))
+            .map(|(_, v, offset)| (v.clone(), *offset));
+        if let Some((view, offset)) = clash {
+            let (line, _) = line_col(text, offset);
+            let message = if view.is_empty() {
+                format!("zone \"{name}\" is listed twice (first on line {line})")
+            } else {
+                format!(
+                    "zone \"{name}\" is already in view \"{view}\" (line {line}); give each entry its own views = [...]"
+                )
+            };
+            errors.push(at(zone.name.span().start, message));
             continue;
         }
+        placed.extend(
+            serves
+                .into_iter()
+                .map(|v| (name.clone(), v, zone.name.span().start)),
+        );
         let file = base.join(zone.file.get_ref());
         if !file.is_file() {
             errors.push(at(
@@ -171,8 +336,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
                 format!("zone file \"{}\" does not exist", file.display()),
             ));
         }
-        config.zones.push(ZoneConfig { name, file });
+        config.zones.push(ZoneConfig { name, file, views });
     }
+    config.policy = policy::validate(
+        spec.geo.as_ref(),
+        &spec.region,
+        &spec.cidr,
+        &spec.latency,
+        &spec.health,
+        base,
+        &mut |offset, message| errors.push(at(offset, message)),
+    );
     if errors.is_empty() {
         Ok(config)
     } else {

@@ -16,6 +16,24 @@ pub struct Spec {
     pub server: Server,
     #[serde(default)]
     pub zone: Vec<Zone>,
+    /// Split-horizon views, in match order.
+    #[serde(default)]
+    pub view: Vec<View>,
+    #[serde(default)]
+    pub control: Control,
+    /// Routing policies: see config/policy.rs.
+    pub geo: Option<super::policy::GeoSpec>,
+    #[serde(default)]
+    pub region: Vec<super::policy::RegionSpec>,
+    #[serde(default)]
+    pub cidr: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, Vec<Spanned<String>>>,
+    >,
+    #[serde(default)]
+    pub latency: Vec<super::policy::LatencySpec>,
+    #[serde(default)]
+    pub health: std::collections::BTreeMap<String, super::policy::HealthSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -30,6 +48,8 @@ pub struct Server {
     /// Seconds a TCP connection may sit idle (or dribble one message).
     pub tcp_idle_timeout: Option<Spanned<u64>>,
     pub tcp_max_connections: Option<usize>,
+    /// Watch the config and zone files and reload on change (default true).
+    pub watch: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,4 +57,24 @@ pub struct Server {
 pub struct Zone {
     pub name: Spanned<String>,
     pub file: Spanned<String>,
+    /// Views serving this zone; absent: every view.
+    pub views: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// One `[[view]]`: which clients it serves.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct View {
+    pub name: Spanned<String>,
+    /// Source prefixes (`"192.0.2.0/24"`, or a bare address); absent: any.
+    pub match_clients: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Local addresses the query must arrive on; absent: any.
+    pub match_destinations: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// `[control]`: the Unix socket `signpostctl` talks to.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Control {
+    pub socket: Option<Spanned<String>>,
 }

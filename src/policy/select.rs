@@ -28,6 +28,9 @@ pub struct Env<'a> {
     pub scope: Option<u8>,
     /// Lines explaining each decision, when asked for.
     pub trace: Option<Vec<String>>,
+    /// Some decision had to answer with an unhealthy set (everything was
+    /// down): what `evaluate-health` on an ALIAS looks at.
+    pub degraded: bool,
 }
 
 impl<'a> Env<'a> {
@@ -45,6 +48,7 @@ impl<'a> Env<'a> {
             location: None,
             scope: None,
             trace: None,
+            degraded: false,
         }
     }
 
@@ -135,8 +139,16 @@ pub fn select<'g>(
         Kind::Geolocation => geolocation(group, &healthy, env),
         Kind::Geoproximity | Kind::Latency => nearest(group, &healthy, env),
         Kind::Cidr => cidr(group, &healthy, env),
-        Kind::Multivalue => return multivalue(group, &healthy, env),
+        Kind::Multivalue => {
+            if !healthy.iter().any(|&h| h) {
+                env.degraded = true;
+            }
+            return multivalue(group, &healthy, env);
+        }
     };
+    if chosen.is_some_and(|i| !healthy.get(i).copied().unwrap_or(false)) {
+        env.degraded = true;
+    }
     match chosen {
         Some(i) => {
             let set = group.sets.get(i);

@@ -5,6 +5,8 @@
 //! into the snapshot. Nothing here knows about wire format or sizes.
 
 use crate::name::{wire_name_len, Name, MAX_NAME_LEN};
+use crate::policy::select::{select, Env};
+use crate::policy::{PolicyGroup, PolicySet};
 use crate::rtype;
 use crate::snapshot::View;
 use crate::zone::{Node, Rrset, Zone, FLAG_CUT, FLAG_DNAME, FLAG_OCCLUDED, FLAG_WILDCARD_CHILD};
@@ -110,9 +112,22 @@ impl<'a> Current<'a> {
     }
 }
 
+/// How deep ALIAS targets may nest (an ALIAS to a name that is an ALIAS…).
+const MAX_ALIAS_DEPTH: u8 = 8;
+
 /// Answers `qname`/`qtype` from the zones of a view. `qname` must be
-/// lowercased.
-pub fn resolve<'a>(view: &'a View, qname: &[u8], qtype: u16) -> Answer<'a> {
+/// lowercased. Policy decisions read and record into `env`.
+pub fn resolve<'a>(view: &'a View, qname: &[u8], qtype: u16, env: &mut Env<'_>) -> Answer<'a> {
+    resolve_depth(view, qname, qtype, env, 0)
+}
+
+fn resolve_depth<'a>(
+    view: &'a View,
+    qname: &[u8],
+    qtype: u16,
+    env: &mut Env<'_>,
+    depth: u8,
+) -> Answer<'a> {
     let mut answer = Answer::default();
     let Some(mut zone) = view.find_zone(qname) else {
         answer.rcode = RCODE_REFUSED;
@@ -125,8 +140,15 @@ pub fn resolve<'a>(view: &'a View, qname: &[u8], qtype: u16) -> Answer<'a> {
     };
     for _ in 0..MAX_CHAIN {
         let next = match find(zone, current.key()) {
-            Found::Exact(node) => answer_node(zone, node, &current, qtype, &mut answer),
-            Found::Wildcard(node) => answer_node(zone, node, &current, qtype, &mut answer),
+            Found::Exact(node) | Found::Wildcard(node) => {
+                let at = At {
+                    view,
+                    zone,
+                    node,
+                    depth,
+                };
+                answer_node(&at, &current, qtype, env, &mut answer)
+            }
             Found::Delegation(cut, node) => {
                 referral(zone, cut, node, &mut answer);
                 // Only the first name decides AA (RFC 1035 §4.1.1).
@@ -271,13 +293,22 @@ fn find_cut<'a>(zone: &'a Zone, key: &[u8]) -> Found<'a> {
 
 /// Answers at a node that exists (or a wildcard standing in for it).
 /// Returns the next name when a CNAME must be followed.
-fn answer_node<'a>(
+/// Where an answer is being made.
+struct At<'a> {
+    view: &'a View,
     zone: &'a Zone,
     node: &'a Node,
+    depth: u8,
+}
+
+fn answer_node<'a>(
+    at: &At<'a>,
     current: &Current<'a>,
     qtype: u16,
+    env: &mut Env<'_>,
     answer: &mut Answer<'a>,
 ) -> Option<Current<'a>> {
+    let (zone, node) = (at.zone, at.node);
     if node.has(FLAG_CUT) && qtype != rtype::DS {
         if let Some(cut) = zone.nodes.get_key_value(current.key()) {
             referral(zone, cut.0, node, answer);
@@ -295,7 +326,36 @@ fn answer_node<'a>(
         add_additional(zone, rrset, answer);
         return None;
     }
-    if let Some(cname) = node.rrset(rtype::CNAME) {
+    if let Some(group) = node.policy(qtype) {
+        let sets = select_sets(at, group, qtype, env);
+        if sets.is_empty() {
+            negative(zone, answer);
+            return None;
+        }
+        for set in &sets {
+            add_additional(zone, &set.rrset, answer);
+        }
+        answer.answer.push(Entry {
+            owner: current.owner.clone(),
+            rrset: merge(&sets),
+        });
+        return None;
+    }
+    let cname = node.rrset(rtype::CNAME).or_else(|| {
+        let group = node.policy(rtype::CNAME)?;
+        select_sets(at, group, qtype, env).first().map(|s| &s.rrset)
+    });
+    if qtype != rtype::ALIAS {
+        let alias = node.rrset(rtype::ALIAS).or_else(|| {
+            let group = node.policy(rtype::ALIAS)?;
+            select_sets(at, group, qtype, env).first().map(|s| &s.rrset)
+        });
+        if let Some(alias) = alias.filter(|_| cname.is_none()) {
+            alias_answer(at, alias, current, qtype, env, answer);
+            return None;
+        }
+    }
+    if let Some(cname) = cname {
         answer.push_answer(current.owner.clone(), cname);
         let target = cname.rdatas().next()?;
         let len = wire_name_len(target)?;
@@ -303,6 +363,105 @@ fn answer_node<'a>(
     }
     negative(zone, answer);
     None
+}
+
+/// The sets a policy picks for this query. ALIAS sets with
+/// `evaluate-health` are healthy when their target has a healthy answer.
+fn select_sets<'a>(
+    at: &At<'a>,
+    group: &'a PolicyGroup,
+    qtype: u16,
+    env: &mut Env<'_>,
+) -> Vec<&'a PolicySet> {
+    let (config, health, ip, source) = (env.config, env.health, env.client_ip, env.source_prefix);
+    env.note(|| {
+        format!(
+            "{} policy for type {}",
+            group.kind.name(),
+            crate::zonefile::rtype_name(group.rtype)
+        )
+    });
+    let view = at.view;
+    let depth = at.depth;
+    let mut target_healthy = |set: &PolicySet| {
+        let Some(target) = set.rrset.rdatas().next() else {
+            return false;
+        };
+        if set.rrset.rtype != rtype::ALIAS || depth >= MAX_ALIAS_DEPTH {
+            return true;
+        }
+        let mut sub = Env::new(config, health, ip, source);
+        let Some(lower) = Current::new(target, Owner::Wire(target)) else {
+            return false;
+        };
+        let asked = if qtype == rtype::ANY { rtype::A } else { qtype };
+        let found = resolve_depth(view, lower.key(), asked, &mut sub, depth + 1);
+        !sub.degraded && found.answer.iter().any(|e| e.rrset.get().rtype == asked)
+    };
+    select(group, env, &mut target_healthy)
+}
+
+/// One set answers as it is; several (multivalue) become one RRset.
+fn merge<'a>(sets: &[&'a PolicySet]) -> RrsetRef<'a> {
+    match sets {
+        [one] => RrsetRef::Zone(&one.rrset),
+        _ => {
+            let first = sets.first().map(|s| &s.rrset);
+            let rdatas: Vec<&[u8]> = sets.iter().flat_map(|s| s.rrset.rdatas()).collect();
+            let ttl = sets.iter().map(|s| s.rrset.ttl).min().unwrap_or(0);
+            RrsetRef::Owned(Rrset::new(first.map_or(0, |r| r.rtype), ttl, &rdatas))
+        }
+    }
+}
+
+/// ALIAS: the target's records of the asked type under the queried name,
+/// with the target's TTL (SPEC §3), resolved inside the server. NODATA when
+/// the target has none.
+fn alias_answer<'a>(
+    at: &At<'a>,
+    alias: &'a Rrset,
+    current: &Current<'a>,
+    qtype: u16,
+    env: &mut Env<'_>,
+    answer: &mut Answer<'a>,
+) {
+    let target = alias
+        .rdatas()
+        .next()
+        .and_then(|t| Some(t.get(..wire_name_len(t)?)?.to_vec()));
+    let found = match target
+        .as_deref()
+        .and_then(|t| Current::new(t, Owner::Wire(&[])))
+    {
+        Some(target) if at.depth < MAX_ALIAS_DEPTH => {
+            env.note(|| {
+                format!(
+                    "ALIAS to {}",
+                    Name::from_wire(target.key())
+                        .map(|n| n.to_string())
+                        .unwrap_or_default()
+                )
+            });
+            resolve_depth(at.view, target.key(), qtype, env, at.depth + 1)
+        }
+        _ => Answer::default(),
+    };
+    let records: Vec<&Rrset> = found
+        .answer
+        .iter()
+        .map(|e| e.rrset.get())
+        .filter(|r| r.rtype == qtype)
+        .collect();
+    if records.is_empty() {
+        negative(at.zone, answer);
+        return;
+    }
+    let ttl = records.iter().map(|r| r.ttl).min().unwrap_or(0);
+    let rdatas: Vec<&[u8]> = records.iter().flat_map(|r| r.rdatas()).collect();
+    answer.answer.push(Entry {
+        owner: current.owner.clone(),
+        rrset: RrsetRef::Owned(Rrset::new(qtype, ttl, &rdatas)),
+    });
 }
 
 /// RFC 8482 §4.2: one RRset answers ANY, so ANY cannot be used to amplify.

@@ -19,6 +19,7 @@ pub mod lookup;
 pub mod request;
 pub mod wire;
 
+use crate::policy::select::Env;
 use crate::rtype;
 use crate::snapshot::Snapshot;
 use lookup::{Answer, Entry, Owner, RCODE_FORMERR, RCODE_NOTIMP, RCODE_REFUSED};
@@ -77,7 +78,7 @@ pub fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Ve
         if edns.version != 0 {
             // RFC 6891 §6.1.3: BADVERS, answered with the version we speak.
             let mut w = Writer::new(out, request.id, flags, request.question, usize::MAX);
-            w.opt(snapshot.edns_udp_size, BADVERS_HIGH, edns.dnssec_ok);
+            w.opt(snapshot.edns_udp_size, BADVERS_HIGH, edns.dnssec_ok, None);
             w.set_count(3, 1);
             return true;
         }
@@ -90,7 +91,7 @@ pub fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Ve
             request.question,
             usize::MAX,
         );
-        finish_opt(&mut w, snapshot, request.edns, 0);
+        finish_opt(&mut w, snapshot, request.edns, 0, 0);
         return true;
     }
 
@@ -98,11 +99,23 @@ pub fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Ve
         // No view serves this client (SPEC §5).
         let flags = flags | u16::from(RCODE_REFUSED);
         let mut w = Writer::new(out, request.id, flags, request.question, usize::MAX);
-        finish_opt(&mut w, snapshot, request.edns, 0);
+        finish_opt(&mut w, snapshot, request.edns, 0, 0);
         return true;
     };
-    let answer = lookup::resolve(view, request.qname.as_wire(), request.qtype);
-    write_answer(snapshot, &request, flags, &answer, transport, out);
+    // Policies locate the client by its ECS subnet when it sends one
+    // (RFC 7871), else by the source address.
+    let health = snapshot.health.load();
+    let (client_ip, source_prefix) = match request.edns.and_then(|e| e.client_subnet) {
+        Some(subnet) => (
+            (subnet.source_prefix > 0).then_some(subnet.addr),
+            Some(subnet.source_prefix),
+        ),
+        None => (Some(client.addr.ip()), None),
+    };
+    let mut env = Env::new(&snapshot.policy, &health, client_ip, source_prefix);
+    let answer = lookup::resolve(view, request.qname.as_wire(), request.qtype, &mut env);
+    let scope = env.scope.unwrap_or(0);
+    write_answer(snapshot, &request, flags, &answer, transport, scope, out);
     true
 }
 
@@ -140,10 +153,18 @@ fn error_reply(out: &mut Vec<u8>, id: u16, query_flags: u16, question: &[u8], rc
     Writer::new(out, id, flags, question, usize::MAX);
 }
 
-fn finish_opt(w: &mut Writer<'_>, snapshot: &Snapshot, edns: Option<Edns>, additional: u16) {
+/// Adds our OPT when the query had one; `scope` is the ECS scope prefix.
+fn finish_opt(
+    w: &mut Writer<'_>,
+    snapshot: &Snapshot,
+    edns: Option<Edns>,
+    additional: u16,
+    scope: u8,
+) {
     match edns {
         Some(edns) => {
-            w.opt(snapshot.edns_udp_size, 0, edns.dnssec_ok);
+            let subnet = edns.client_subnet.as_ref().map(|s| (s, scope));
+            w.opt(snapshot.edns_udp_size, 0, edns.dnssec_ok, subnet);
             w.set_count(3, additional + 1);
         }
         None => w.set_count(3, additional),
@@ -158,7 +179,8 @@ fn size_limit(snapshot: &Snapshot, request: &Request<'_>, transport: Transport) 
             let size = edns
                 .udp_size
                 .clamp(MIN_UDP_SIZE, snapshot.edns_udp_size.max(MIN_UDP_SIZE));
-            usize::from(size) - OPT_LEN
+            let subnet = edns.client_subnet.map_or(0, |s| 8 + s.address_len());
+            usize::from(size) - OPT_LEN - subnet
         }
     }
 }
@@ -169,6 +191,7 @@ fn write_answer(
     mut flags: u16,
     answer: &Answer<'_>,
     transport: Transport,
+    scope: u8,
     out: &mut Vec<u8>,
 ) {
     if answer.authoritative {
@@ -205,7 +228,7 @@ fn write_answer(
             0
         }
     };
-    finish_opt(&mut w, snapshot, request.edns, additional);
+    finish_opt(&mut w, snapshot, request.edns, additional, scope);
 }
 
 fn write_section(w: &mut Writer<'_>, entries: &[Entry<'_>]) -> Result<u16, Full> {

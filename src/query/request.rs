@@ -16,6 +16,40 @@ pub struct Edns {
     pub udp_size: u16,
     pub version: u8,
     pub dnssec_ok: bool,
+    pub client_subnet: Option<ClientSubnet>,
+}
+
+/// EDNS Client Subnet option code (RFC 7871 §6).
+pub const OPTION_CLIENT_SUBNET: u16 = 8;
+
+/// The EDNS Client Subnet option of a query (RFC 7871).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientSubnet {
+    /// 1 = IPv4, 2 = IPv6.
+    pub family: u16,
+    pub source_prefix: u8,
+    /// The address with every bit past the source prefix zero.
+    pub addr: std::net::IpAddr,
+}
+
+impl ClientSubnet {
+    /// Bytes of address the option carries: the source prefix, rounded up.
+    pub fn address_len(&self) -> usize {
+        usize::from(self.source_prefix).div_ceil(8)
+    }
+
+    pub fn address_bytes(&self) -> ([u8; 16], usize) {
+        let mut out = [0u8; 16];
+        let len = self.address_len().min(16);
+        let bytes: &[u8] = match &self.addr {
+            std::net::IpAddr::V4(a) => &a.octets(),
+            std::net::IpAddr::V6(a) => &a.octets(),
+        };
+        if let (Some(dest), Some(src)) = (out.get_mut(..len), bytes.get(..len)) {
+            dest.copy_from_slice(src);
+        }
+        (out, len)
+    }
 }
 
 /// A well-formed query.
@@ -149,13 +183,17 @@ pub fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
         at = record.end;
         if record.rtype == rtype::OPT {
             // One OPT, owned by the root (RFC 6891 §6.1.1).
-            if edns.is_some() || !record.owner_is_root || !options_well_formed(record.rdata) {
+            if edns.is_some() || !record.owner_is_root {
                 return Err(formerr(Some(question)));
             }
+            let Ok(client_subnet) = parse_options(record.rdata) else {
+                return Err(formerr(Some(question)));
+            };
             edns = Some(Edns {
                 udp_size: record.class,
                 version: (record.ttl >> 16) as u8,
                 dnssec_ok: record.ttl & 0x8000 != 0,
+                client_subnet,
             });
         }
     }
@@ -251,18 +289,66 @@ fn skip_name(packet: &[u8], start: usize) -> Option<usize> {
     }
 }
 
-/// EDNS options are TLVs that must exactly fill the RDATA.
-fn options_well_formed(mut rdata: &[u8]) -> bool {
+/// EDNS options are TLVs that must exactly fill the RDATA. Returns the
+/// Client Subnet option if there is one; unknown options are ignored.
+fn parse_options(mut rdata: &[u8]) -> Result<Option<ClientSubnet>, ()> {
+    let mut subnet = None;
     while !rdata.is_empty() {
-        let Some(len) = be16(rdata, 2) else {
-            return false;
+        let (Some(code), Some(len)) = (be16(rdata, 0), be16(rdata, 2)) else {
+            return Err(());
         };
-        let Some(rest) = rdata.get(4 + usize::from(len)..) else {
-            return false;
-        };
-        rdata = rest;
+        let value = rdata.get(4..4 + usize::from(len)).ok_or(())?;
+        if code == OPTION_CLIENT_SUBNET {
+            if subnet.is_some() {
+                return Err(());
+            }
+            subnet = Some(parse_client_subnet(value)?);
+        }
+        rdata = rdata.get(4 + usize::from(len)..).ok_or(())?;
     }
-    true
+    Ok(subnet)
+}
+
+/// RFC 7871 §6 and §7.1.2: a known family, a prefix that fits it, exactly
+/// the address bytes the prefix needs, SCOPE 0, no bits past the prefix.
+fn parse_client_subnet(value: &[u8]) -> Result<ClientSubnet, ()> {
+    let family = be16(value, 0).ok_or(())?;
+    let source_prefix = *value.get(2).ok_or(())?;
+    let scope = *value.get(3).ok_or(())?;
+    let address = value.get(4..).ok_or(())?;
+    let max_prefix = match family {
+        1 => 32,
+        2 => 128,
+        _ => return Err(()),
+    };
+    if source_prefix > max_prefix || scope != 0 {
+        return Err(());
+    }
+    if address.len() != usize::from(source_prefix).div_ceil(8) {
+        return Err(());
+    }
+    let mut full = [0u8; 16];
+    full.get_mut(..address.len())
+        .ok_or(())?
+        .copy_from_slice(address);
+    // Bits past the prefix in the last byte must be zero.
+    if let Some(&last) = address.last() {
+        let used = source_prefix % 8;
+        if used != 0 && last & (0xff >> used) != 0 {
+            return Err(());
+        }
+    }
+    let addr = if family == 1 {
+        let [a, b, c, d, ..] = full;
+        std::net::IpAddr::from([a, b, c, d])
+    } else {
+        std::net::IpAddr::from(full)
+    };
+    Ok(ClientSubnet {
+        family,
+        source_prefix,
+        addr,
+    })
 }
 
 #[cfg(test)]
@@ -291,8 +377,8 @@ mod tests {
 
     #[test]
     fn parses_edns() {
-        let opt = [0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 4, 0, 8, 0, 0];
-        // option code 8 length 0 is fine; 4 bytes declared: code(2) len(2)
+        // An unknown option (65001) of length 0 is ignored.
+        let opt = [0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 4, 0xfd, 0xe9, 0, 0];
         let p = query(b"\x00", &opt[..15], 1);
         let r = parse(&p).unwrap();
         assert_eq!(
@@ -300,9 +386,35 @@ mod tests {
             Some(Edns {
                 udp_size: 4096,
                 version: 0,
-                dnssec_ok: true
+                dnssec_ok: true,
+                client_subnet: None
             })
         );
+    }
+
+    #[test]
+    fn parses_client_subnet() {
+        // ECS 192.0.2.0/24: family 1, source 24, scope 0, three bytes.
+        let ecs = [0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2];
+        let mut opt = vec![0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, ecs.len() as u8];
+        opt.extend_from_slice(&ecs);
+        let packet = query(b"\x00", &opt, 1);
+        let r = parse(&packet).unwrap();
+        let subnet = r.edns.unwrap().client_subnet.unwrap();
+        assert_eq!(subnet.source_prefix, 24);
+        assert_eq!(subnet.addr, std::net::IpAddr::from([192, 0, 2, 0]));
+        // Bits past the prefix, a non-zero scope, a wrong length: FORMERR.
+        for bad in [
+            [0, 8, 0, 7, 0, 1, 23, 0, 192, 0, 3],
+            [0, 8, 0, 7, 0, 1, 24, 8, 192, 0, 2],
+            [0, 8, 0, 7, 0, 1, 16, 0, 192, 0, 2],
+            [0, 8, 0, 7, 0, 3, 24, 0, 192, 0, 2],
+        ] {
+            let mut opt = vec![0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, bad.len() as u8];
+            opt.extend_from_slice(&bad);
+            let p = query(b"\x00", &opt, 1);
+            assert!(matches!(parse(&p), Err(Reject::FormErr { .. })), "{bad:?}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! which also keeps the client's spelling of the name (case preservation).
 //! Names inside RDATA are compressed only for the RFC 1035 types.
 
+use super::request::{ClientSubnet, OPTION_CLIENT_SUBNET};
 use crate::rtype::{self, RdataNames};
 use crate::zone::Rrset;
 
@@ -225,8 +226,15 @@ impl<'b> Writer<'b> {
             .find(|&t| names_equal_at(self.buf, usize::from(t), suffix))
     }
 
-    /// Appends the OPT record of our reply (RFC 6891 §6.1.2).
-    pub fn opt(&mut self, udp_size: u16, extended_rcode: u8, dnssec_ok: bool) {
+    /// Appends the OPT record of our reply (RFC 6891 §6.1.2), with the
+    /// client's ECS option echoed and our scope prefix (RFC 7871 §7.2.1).
+    pub fn opt(
+        &mut self,
+        udp_size: u16,
+        extended_rcode: u8,
+        dnssec_ok: bool,
+        subnet: Option<(&ClientSubnet, u8)>,
+    ) {
         self.buf.push(0);
         self.buf.extend_from_slice(&rtype::OPT.to_be_bytes());
         self.buf.extend_from_slice(&udp_size.to_be_bytes());
@@ -234,7 +242,22 @@ impl<'b> Writer<'b> {
         self.buf.push(0); // version
         self.buf.push(if dnssec_ok { 0x80 } else { 0 });
         self.buf.push(0);
-        self.buf.extend_from_slice(&[0, 0]);
+        match subnet {
+            None => self.buf.extend_from_slice(&[0, 0]),
+            Some((subnet, scope)) => {
+                let (address, len) = subnet.address_bytes();
+                let option_len = 4 + len as u16;
+                self.buf.extend_from_slice(&(option_len + 4).to_be_bytes());
+                self.buf
+                    .extend_from_slice(&OPTION_CLIENT_SUBNET.to_be_bytes());
+                self.buf.extend_from_slice(&option_len.to_be_bytes());
+                self.buf.extend_from_slice(&subnet.family.to_be_bytes());
+                self.buf.push(subnet.source_prefix);
+                self.buf.push(scope);
+                self.buf
+                    .extend_from_slice(address.get(..len).unwrap_or_default());
+            }
+        }
     }
 }
 

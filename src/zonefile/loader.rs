@@ -480,9 +480,16 @@ impl<'s> Loader<'s> {
 }
 
 fn annotation(fs: &FileState<'_>, raw: RawAnnotation<'_>) -> Annotation {
+    // The position is that of the trimmed text, so offsets into it map
+    // straight to columns.
+    let leading = raw
+        .text
+        .iter()
+        .take_while(|b| b.is_ascii_whitespace())
+        .count();
     Annotation {
         text: String::from_utf8_lossy(raw.text).trim().to_string(),
-        position: fs.position(raw.offset, raw.line),
+        position: fs.position(raw.offset + leading, raw.line),
     }
 }
 

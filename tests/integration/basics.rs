@@ -236,6 +236,9 @@ fn shipped_configs_reject_unknown_keys() {
             .lines()
             .enumerate()
             .filter(|(_, l)| l.trim_start().starts_with('['))
+            // A [cidr.NAME] table's keys are location names the operator
+            // chooses: any key is valid there.
+            .filter(|(_, l)| !l.trim_start().starts_with("[cidr."))
             .collect();
         assert!(!tables.is_empty());
         for (line_no, header) in tables {

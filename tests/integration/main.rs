@@ -7,3 +7,6 @@ mod basics;
 mod common;
 mod differential;
 mod hostile;
+mod policies;
+mod reload;
+mod views;

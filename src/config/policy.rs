@@ -1,0 +1,208 @@
+//! The routing-policy part of the config: health checks (fixed states until
+//! active checks exist), regions, CIDR collections, the latency table and
+//! the GeoIP database.
+//!
+//! ```toml
+//! [geo]
+//! database = "../tests/data/geo/test-city.mmdb"
+//!
+//! [[region]]
+//! name = "eu-central"
+//! latitude = 50.11
+//! longitude = 8.68
+//!
+//! [cidr.corp]                 # a collection; each key is a location
+//! office = ["192.0.2.0/24", "2001:db8:1::/48"]
+//!
+//! [[latency]]
+//! prefix = "198.51.100.0/24"
+//! ms = { eu-central = 90, us-west = 12 }
+//!
+//! [health.web-eu]
+//! state = "up"                # or "down"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::health::HealthTable;
+use crate::policy::{Collection, LatencyRow, PolicyConfig, Region};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoSpec {
+    /// A MaxMind-format database (GeoIP2/GeoLite2 City or Country).
+    pub database: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionSpec {
+    pub name: Spanned<String>,
+    pub latitude: Spanned<f64>,
+    pub longitude: Spanned<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySpec {
+    pub prefix: Spanned<String>,
+    /// Region name → measured milliseconds.
+    pub ms: Spanned<BTreeMap<String, u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSpec {
+    /// `up` or `down`.
+    pub state: Spanned<String>,
+}
+
+/// The validated policy settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PolicySettings {
+    pub geo_database: Option<PathBuf>,
+    pub regions: Vec<Region>,
+    pub collections: Vec<Collection>,
+    pub latency: Vec<LatencyRow>,
+    /// Check names and their fixed states.
+    pub health: Vec<(String, bool)>,
+}
+
+impl PolicySettings {
+    /// Opens the GeoIP database and builds what queries read.
+    pub fn build(&self) -> Result<(PolicyConfig, HealthTable), String> {
+        let geo = match &self.geo_database {
+            Some(path) => Some(crate::geo::GeoDb::open(path)?),
+            None => None,
+        };
+        let names = self.health.iter().map(|(n, _)| n.clone()).collect();
+        let states = self.health.iter().map(|(_, up)| *up).collect();
+        Ok((
+            PolicyConfig::new(
+                names,
+                self.regions.clone(),
+                self.collections.clone(),
+                self.latency.clone(),
+                geo,
+            ),
+            HealthTable::new(states),
+        ))
+    }
+}
+
+/// Validates the policy tables; problems go to `error(offset, message)`.
+pub fn validate(
+    geo: Option<&GeoSpec>,
+    regions: &[RegionSpec],
+    cidr: &BTreeMap<String, BTreeMap<String, Vec<Spanned<String>>>>,
+    latency: &[LatencySpec],
+    health: &BTreeMap<String, HealthSpec>,
+    base: &Path,
+    error: &mut dyn FnMut(usize, String),
+) -> PolicySettings {
+    let mut out = PolicySettings::default();
+    if let Some(geo) = geo {
+        let path = base.join(geo.database.get_ref());
+        if !path.is_file() {
+            error(
+                geo.database.span().start,
+                format!("GeoIP database \"{}\" does not exist", path.display()),
+            );
+        }
+        out.geo_database = Some(path);
+    }
+    for region in regions {
+        let name = region.name.get_ref();
+        if out.regions.iter().any(|r| &r.name == name) {
+            error(
+                region.name.span().start,
+                format!("region \"{name}\" is defined twice"),
+            );
+            continue;
+        }
+        let lat = *region.latitude.get_ref();
+        let lon = *region.longitude.get_ref();
+        if !(-90.0..=90.0).contains(&lat) {
+            error(
+                region.latitude.span().start,
+                "latitude must be from -90 to 90".into(),
+            );
+        }
+        if !(-180.0..=180.0).contains(&lon) {
+            error(
+                region.longitude.span().start,
+                "longitude must be from -180 to 180".into(),
+            );
+        }
+        out.regions.push(Region {
+            name: name.clone(),
+            coordinates: (lat, lon),
+        });
+    }
+    for (name, locations) in cidr {
+        let mut collection = Collection {
+            name: name.clone(),
+            locations: Vec::new(),
+        };
+        for (location, prefixes) in locations {
+            let mut nets = Vec::new();
+            for prefix in prefixes {
+                match prefix.get_ref().parse::<IpNet>() {
+                    Ok(net) => nets.push(net.trunc()),
+                    Err(_) => error(
+                        prefix.span().start,
+                        format!(
+                            "\"{}\" is not a CIDR prefix like 192.0.2.0/24",
+                            prefix.get_ref()
+                        ),
+                    ),
+                }
+            }
+            collection.locations.push((location.clone(), nets));
+        }
+        out.collections.push(collection);
+    }
+    for row in latency {
+        let prefix = match row.prefix.get_ref().parse::<IpNet>() {
+            Ok(net) => net.trunc(),
+            Err(_) => {
+                error(
+                    row.prefix.span().start,
+                    format!("\"{}\" is not a CIDR prefix", row.prefix.get_ref()),
+                );
+                continue;
+            }
+        };
+        let mut ms = Vec::new();
+        for (region, value) in row.ms.get_ref() {
+            match out.regions.iter().position(|r| &r.name == region) {
+                Some(i) => ms.push((i as u32, *value)),
+                None => error(
+                    row.ms.span().start,
+                    format!("unknown region \"{region}\": define it in a [[region]] table"),
+                ),
+            }
+        }
+        out.latency.push(LatencyRow { prefix, ms });
+    }
+    for (name, check) in health {
+        let up = match check.state.get_ref().as_str() {
+            "up" => true,
+            "down" => false,
+            other => {
+                error(
+                    check.state.span().start,
+                    format!("health state \"{other}\" must be \"up\" or \"down\""),
+                );
+                true
+            }
+        };
+        out.health.push((name.clone(), up));
+    }
+    out
+}

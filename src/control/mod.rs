@@ -1,0 +1,332 @@
+//! Operating a running server: reloading, file watching, the control
+//! socket and `status`.
+//!
+//! ```text
+//! notify (debounced, on directories) ─┐
+//! SIGHUP (daemon::signals) ───────────┼─► Request ─► reload thread (Reloader)
+//! control socket `reload [ZONE]` ─────┘                │  re-read config; stat/hash each zone's files;
+//!                                                       │  parse + compile only what changed
+//!                                                       ▼
+//!                                     ArcSwap<Snapshot>::store (one pointer swap)
+//!                                     Board (per-zone status) ◄── control socket `status`
+//! ```
+//!
+//! All parsing and compiling happens on the one reload thread, never on a
+//! query thread, and reloads are serialised by it. A zone whose files did
+//! not change keeps its `Arc<Zone>`; a zone that fails to load keeps
+//! serving its previous version and the errors go to the log and back to
+//! whoever asked.
+
+mod files;
+mod reload;
+pub mod socket;
+mod watch;
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+
+use crate::config::{Config, ZoneConfig};
+use crate::name::Name;
+use crate::snapshot::Snapshot;
+
+pub use reload::Reloader;
+
+/// What the command line added to the config file; re-applied to the
+/// config after each re-read, so a reload does not lose them.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--zone ORIGIN=FILE` zones.
+    pub zones: Vec<ZoneConfig>,
+    /// `--no-watch`.
+    pub watch: Option<bool>,
+}
+
+/// Work for the reload thread.
+pub enum Request {
+    /// Something changed on disk at these (normalized) paths.
+    Files(Vec<PathBuf>),
+    /// SIGHUP or `signpostctl reload`: re-read the config and reload every
+    /// changed zone (zone: None), or reload one zone unconditionally.
+    Reload {
+        zone: Option<Name>,
+        reply: Option<tokio::sync::oneshot::Sender<Report>>,
+    },
+    /// Leave the reload loop.
+    Stop,
+}
+
+/// The outcome of one reload, as told to `signpostctl`.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// One line per zone and per problem; problems as
+    /// `file:line:col: message`.
+    pub lines: Vec<String>,
+    /// False when anything failed to load (the old data then still serves).
+    pub ok: bool,
+    /// How many zones (and the config) failed.
+    pub failed: usize,
+}
+
+impl Report {
+    fn fail(&mut self) {
+        self.ok = false;
+        self.failed += 1;
+    }
+}
+
+/// What the last attempt to load a zone did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Loaded,
+    /// Files unchanged since the last load; nothing was parsed.
+    Unchanged,
+    /// Errors; the previous version (if any) still serves.
+    Failed {
+        errors: usize,
+    },
+}
+
+/// Status of one configured zone, for `signpostctl status`.
+#[derive(Debug, Clone)]
+pub struct ZoneRow {
+    pub name: String,
+    pub file: PathBuf,
+    /// Views the zone is in (empty: every view).
+    pub views: Vec<String>,
+    /// What is served now, when anything is.
+    pub serial: Option<u32>,
+    pub records: usize,
+    pub loaded_at: Option<SystemTime>,
+    pub load_ms: u64,
+    pub last: Outcome,
+    pub last_at: SystemTime,
+}
+
+/// Everything `status` shows. Written by the reload thread after each
+/// reload, read by the control socket; never touched by queries.
+#[derive(Debug, Clone)]
+pub struct Board {
+    started: Instant,
+    started_at: SystemTime,
+    pub listeners: Vec<(SocketAddr, SocketAddr)>,
+    pub workers: usize,
+    pub config: Option<PathBuf>,
+    /// Directories watched, or None when watching is off.
+    pub watching: Option<usize>,
+    /// View names and their match lists in match order.
+    pub views: Vec<(String, String)>,
+    pub zones: Vec<ZoneRow>,
+    pub reloads: u64,
+    pub last_reload: Option<(SystemTime, bool, u64)>,
+}
+
+impl Board {
+    fn new(config: &Config) -> Self {
+        Self {
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            listeners: Vec::new(),
+            workers: config.workers,
+            config: config.source.clone(),
+            watching: None,
+            views: Vec::new(),
+            zones: Vec::new(),
+            reloads: 0,
+            last_reload: None,
+        }
+    }
+
+    /// The text `signpostctl status` prints.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let up = self.started.elapsed().as_secs();
+        let _ = writeln!(
+            out,
+            "uptime {} (since {})",
+            duration(up),
+            utc(self.started_at)
+        );
+        if let Some(c) = &self.config {
+            let _ = writeln!(out, "config {}", c.display());
+        }
+        for (udp, tcp) in &self.listeners {
+            let _ = writeln!(out, "listening udp={udp} tcp={tcp}");
+        }
+        let _ = writeln!(
+            out,
+            "workers {} UDP per address; TCP on 2 runtime threads",
+            self.workers
+        );
+        match self.watching {
+            Some(n) => {
+                let _ = writeln!(out, "watching {n} directories");
+            }
+            None => {
+                let _ = writeln!(out, "watching off");
+            }
+        }
+        match self.last_reload {
+            Some((at, ok, ms)) => {
+                let _ = writeln!(
+                    out,
+                    "reloads {}; last at {} in {} ms: {}",
+                    self.reloads,
+                    utc(at),
+                    ms,
+                    if ok { "ok" } else { "failed" }
+                );
+            }
+            None => {
+                let _ = writeln!(out, "reloads 0");
+            }
+        }
+        for (view, matcher) in &self.views {
+            let _ = writeln!(out, "view {view} ({matcher})");
+            for z in self
+                .zones
+                .iter()
+                .filter(|z| z.views.is_empty() || z.views.contains(view))
+            {
+                let _ = writeln!(out, "  {}", zone_line(z));
+            }
+        }
+        out
+    }
+}
+
+fn zone_line(z: &ZoneRow) -> String {
+    let serving = match (z.serial, z.loaded_at) {
+        (Some(serial), Some(at)) => format!(
+            "serial {serial}, {} records, loaded {} in {} ms",
+            z.records,
+            utc(at),
+            z.load_ms
+        ),
+        _ => "not served".to_string(),
+    };
+    let last = match &z.last {
+        Outcome::Loaded => "loaded".to_string(),
+        Outcome::Unchanged => "unchanged".to_string(),
+        Outcome::Failed { errors } => format!("FAILED ({errors} errors)"),
+    };
+    format!(
+        "zone {} ({}): {serving}; last reload {} {last}",
+        z.name,
+        z.file.display(),
+        utc(z.last_at)
+    )
+}
+
+fn duration(mut secs: u64) -> String {
+    let days = secs / 86_400;
+    secs %= 86_400;
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if days > 0 {
+        format!("{days}d{h:02}h{m:02}m{s:02}s")
+    } else {
+        format!("{h}h{m:02}m{s:02}s")
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, without pulling in a date crate.
+pub fn utc(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// The running reload machinery, as the daemon holds it.
+pub struct Control {
+    pub state: Arc<ArcSwap<Snapshot>>,
+    pub board: Arc<Mutex<Board>>,
+    requests: std::sync::mpsc::Sender<Request>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Control {
+    /// Loads every zone (on the calling thread, before anything serves),
+    /// publishes the first snapshot and starts the reload thread.
+    pub fn start(config: Config, overrides: Overrides) -> std::io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let board = Arc::new(Mutex::new(Board::new(&config)));
+        let mut reloader = Reloader::new(config, overrides, board.clone(), tx.clone());
+        let state = reloader.state();
+        let thread = std::thread::Builder::new()
+            .name("signpost-reload".into())
+            .spawn(move || reloader.run(&rx))?;
+        Ok(Self {
+            state,
+            board,
+            requests: tx,
+            thread: Some(thread),
+        })
+    }
+
+    /// A sender for SIGHUP handling and the control socket.
+    pub fn requests(&self) -> std::sync::mpsc::Sender<Request> {
+        self.requests.clone()
+    }
+
+    /// Records the bound listeners for `status`.
+    pub fn set_listeners(&self, listeners: Vec<(SocketAddr, SocketAddr)>) {
+        if let Ok(mut b) = self.board.lock() {
+            b.listeners = listeners;
+        }
+    }
+
+    /// Asks the reload thread to stop without waiting: a reload in progress
+    /// has nothing to save, so shutdown need not wait for a large zone.
+    pub fn stop(self) {
+        let _ = self.requests.send(Request::Stop);
+    }
+
+    /// Like [`stop`](Self::stop), then waits for the thread (tests).
+    pub fn stop_and_wait(mut self) {
+        let _ = self.requests.send(Request::Stop);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        let at = |s: u64| utc(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(s));
+        assert_eq!(at(0), "1970-01-01T00:00:00Z");
+        assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(at(1_798_761_599), "2026-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(59), "0h00m59s");
+        assert_eq!(duration(90_061), "1d01h01m01s");
+    }
+}

@@ -1,0 +1,588 @@
+//! The reload thread: owns the config in force, one entry per configured
+//! zone file (its compiled zone, what it was read from, its status), and
+//! builds and publishes each new snapshot.
+//!
+//! Zones are keyed by (name, file): the same name may be served from
+//! different files in different views, and two views naming the same file
+//! share one compiled zone.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+
+use super::files::Fingerprint;
+use super::watch::{normalize, Watcher};
+use super::{Board, Outcome, Overrides, Report, Request, ZoneRow};
+use crate::config::{self, Config};
+use crate::health::HealthTable;
+use crate::name::Name;
+use crate::policy::PolicyConfig;
+use crate::snapshot::{Snapshot, View, ViewMatch};
+use crate::zone::{self, Zone};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ZoneKey {
+    name: Name,
+    file: PathBuf,
+}
+
+struct Entry {
+    /// What serves now; None when the zone never loaded.
+    zone: Option<Arc<Zone>>,
+    /// Content hash of what serves, to tell an edit from a `touch`.
+    served_hash: Option<u64>,
+    /// What the last attempt read (even a failed one, so an unchanged
+    /// broken file is not re-parsed on every unrelated change).
+    read: Fingerprint,
+    loaded_at: Option<SystemTime>,
+    load_ms: u64,
+    last: Outcome,
+    last_at: SystemTime,
+}
+
+/// What started a reload.
+enum Trigger<'a> {
+    /// Files changed; reload what differs, re-read the config if it did.
+    Watch,
+    /// SIGHUP or `signpostctl reload`: re-read the config, reload what
+    /// differs, retry zones whose last load failed.
+    Full,
+    /// `signpostctl reload ZONE`: that zone, unconditionally.
+    Zone(&'a Name),
+}
+
+pub struct Reloader {
+    config: Config,
+    /// Policy settings compiled for the zones and queries (see policy/).
+    policy: Arc<PolicyConfig>,
+    /// Health states: one cell for the daemon's life, so states outlive
+    /// reloads and a flip never recompiles a zone.
+    health: Arc<ArcSwap<HealthTable>>,
+    overrides: Overrides,
+    state: Arc<ArcSwap<Snapshot>>,
+    entries: HashMap<ZoneKey, Entry>,
+    config_read: Option<Fingerprint>,
+    board: Arc<Mutex<Board>>,
+    requests: Sender<Request>,
+    watcher: Option<Watcher>,
+    /// Normalized paths of every file a reload depends on.
+    watched: HashSet<PathBuf>,
+}
+
+impl Reloader {
+    /// Loads every zone of `config` and publishes the first snapshot.
+    pub fn new(
+        config: Config,
+        overrides: Overrides,
+        board: Arc<Mutex<Board>>,
+        requests: Sender<Request>,
+    ) -> Self {
+        let config_read = config.source.as_deref().map(Fingerprint::take);
+        let (policy, table) = build_policy(&config);
+        let mut reloader = Self {
+            policy: Arc::new(policy),
+            health: Arc::new(ArcSwap::from_pointee(table)),
+            state: Arc::new(ArcSwap::from_pointee(Snapshot::with_views(
+                Vec::new(),
+                config.edns_udp_size,
+            ))),
+            config,
+            overrides,
+            entries: HashMap::new(),
+            config_read,
+            board,
+            requests,
+            watcher: None,
+            watched: HashSet::new(),
+        };
+        let mut report = Report {
+            ok: true,
+            ..Report::default()
+        };
+        reloader.sync_zones(&Trigger::Full, &mut report);
+        reloader.publish();
+        reloader.update_watches();
+        reloader
+    }
+
+    pub fn state(&self) -> Arc<ArcSwap<Snapshot>> {
+        self.state.clone()
+    }
+
+    /// Serves requests until [`Request::Stop`] or every sender is gone.
+    pub fn run(&mut self, requests: &Receiver<Request>) {
+        while let Ok(request) = requests.recv() {
+            match request {
+                Request::Files(paths) => {
+                    if paths.iter().any(|p| self.watched.contains(p)) {
+                        self.reload(&Trigger::Watch);
+                    }
+                }
+                Request::Reload { zone, reply } => {
+                    let report = match &zone {
+                        Some(name) => self.reload(&Trigger::Zone(name)),
+                        None => self.reload(&Trigger::Full),
+                    };
+                    if let Some(reply) = reply {
+                        // The asker may have given up waiting; fine.
+                        let _ = reply.send(report);
+                    }
+                }
+                Request::Stop => break,
+            }
+        }
+    }
+
+    fn reload(&mut self, trigger: &Trigger<'_>) -> Report {
+        let started = Instant::now();
+        let mut report = Report {
+            ok: true,
+            ..Report::default()
+        };
+        let config_changed = self.reread_config(trigger, &mut report);
+        if let Trigger::Zone(name) = trigger {
+            if !self.config.zones.iter().any(|z| z.name == **name) {
+                report.fail();
+                report
+                    .lines
+                    .push(format!("zone {name} is not configured; nothing reloaded"));
+                return report;
+            }
+        }
+        let zones_changed = self.sync_zones(trigger, &mut report);
+        if config_changed || zones_changed {
+            self.publish();
+        }
+        self.update_watches();
+        let ms = started.elapsed().as_millis() as u64;
+        let quiet = matches!(trigger, Trigger::Watch) && !config_changed && !zones_changed;
+        if !quiet || !report.ok {
+            tracing::info!(failed = report.failed, ms, "reload finished");
+            if let Ok(mut board) = self.board.lock() {
+                board.reloads += 1;
+                board.last_reload = Some((SystemTime::now(), report.ok, ms));
+            }
+        }
+        report
+    }
+
+    /// Re-reads the config file when the trigger asks for it. Settings that
+    /// need a restart (listeners, workers, TCP limits, control socket) stay
+    /// as they are. Returns whether a new config took effect.
+    fn reread_config(&mut self, trigger: &Trigger<'_>, report: &mut Report) -> bool {
+        let Some(path) = self.config.source.clone() else {
+            return false;
+        };
+        let wanted = match trigger {
+            Trigger::Full => true,
+            Trigger::Zone(_) => false,
+            Trigger::Watch => self.config_read.as_ref().is_none_or(|read| {
+                read.maybe_changed() && Fingerprint::take(&path).hash != read.hash
+            }),
+        };
+        if !wanted {
+            return false;
+        }
+        self.config_read = Some(Fingerprint::take(&path));
+        match config::load(&path) {
+            Ok(mut new) => {
+                let old = &self.config;
+                if new.listen != old.listen
+                    || new.workers != old.workers
+                    || new.tcp_idle_timeout != old.tcp_idle_timeout
+                    || new.tcp_max_connections != old.tcp_max_connections
+                    || new.control_socket != old.control_socket
+                {
+                    let line = format!(
+                        "config {}: listen addresses, workers, TCP limits and the control socket change only on restart",
+                        path.display()
+                    );
+                    tracing::warn!("{line}");
+                    report.lines.push(format!("warning: {line}"));
+                }
+                new.listen.clone_from(&old.listen);
+                new.workers = old.workers;
+                new.tcp_idle_timeout = old.tcp_idle_timeout;
+                new.tcp_max_connections = old.tcp_max_connections;
+                new.control_socket.clone_from(&old.control_socket);
+                new.zones.extend(self.overrides.zones.iter().cloned());
+                if let Some(watch) = self.overrides.watch {
+                    new.watch = watch;
+                }
+                report
+                    .lines
+                    .push(format!("config {}: reloaded", path.display()));
+                tracing::info!(config = %path.display(), "config reloaded");
+                if new.policy != self.config.policy {
+                    // Zones hold indices into the policy config: recompile
+                    // them all against the new one.
+                    let (policy, table) = build_policy(&new);
+                    self.policy = Arc::new(policy);
+                    self.health.store(Arc::new(table));
+                    self.entries.clear();
+                }
+                self.config = new;
+                true
+            }
+            Err(errors) => {
+                for e in &errors {
+                    tracing::error!("{e}");
+                    report.lines.push(e.to_string());
+                }
+                let line = format!(
+                    "config {}: not reloaded ({} errors); the previous config stays in force",
+                    path.display(),
+                    errors.len()
+                );
+                tracing::error!("{line}");
+                report.lines.push(line);
+                report.fail();
+                false
+            }
+        }
+    }
+
+    /// Brings the zone entries in line with the config: loads new and
+    /// changed zones, drops removed ones. Returns whether anything that
+    /// serves changed.
+    fn sync_zones(&mut self, trigger: &Trigger<'_>, report: &mut Report) -> bool {
+        let mut changed = false;
+        let mut wanted = HashSet::new();
+        let zones = self.config.zones.clone();
+        for zc in &zones {
+            let key = ZoneKey {
+                name: zc.name.clone(),
+                file: zc.file.clone(),
+            };
+            if !wanted.insert(key.clone()) {
+                continue; // the same file in several views loads once
+            }
+            let forced = match trigger {
+                Trigger::Zone(name) if **name != zc.name => continue,
+                Trigger::Zone(_) => true,
+                _ => false,
+            };
+            let label = zone_label(&zc.name, &zones, &zc.file);
+            let read = match self.entries.get_mut(&key) {
+                None => Fingerprint::take(&zc.file),
+                Some(entry) => {
+                    let retry = matches!(trigger, Trigger::Full)
+                        && matches!(entry.last, Outcome::Failed { .. });
+                    if !forced && !retry && !entry.read.maybe_changed() {
+                        continue;
+                    }
+                    let read = Fingerprint::take(&zc.file);
+                    if !forced && !retry && read.hash == entry.read.hash {
+                        // Touched, or a racy stamp that turned out fine.
+                        entry.read = read;
+                        if !matches!(trigger, Trigger::Watch) {
+                            entry.last = Outcome::Unchanged;
+                            entry.last_at = SystemTime::now();
+                            report.lines.push(format!(
+                                "{label}: unchanged{}",
+                                entry
+                                    .zone
+                                    .as_ref()
+                                    .map(|z| format!(", serial {}", z.serial))
+                                    .unwrap_or_default()
+                            ));
+                        }
+                        continue;
+                    }
+                    read
+                }
+            };
+            changed |= self.load(key, &label, read, report);
+        }
+        let before = self.entries.len();
+        if !matches!(trigger, Trigger::Zone(_)) {
+            self.entries.retain(|k, _| wanted.contains(k));
+        }
+        changed || self.entries.len() != before
+    }
+
+    /// Parses and compiles one zone. On success it replaces what served;
+    /// on failure the old version stays. Returns whether it replaced.
+    fn load(&mut self, key: ZoneKey, label: &str, read: Fingerprint, report: &mut Report) -> bool {
+        let started = Instant::now();
+        let result = zone::load_with(&key.name, &key.file, &self.policy);
+        let ms = started.elapsed().as_millis() as u64;
+        let now = SystemTime::now();
+        let entry = self.entries.entry(key.clone()).or_insert_with(|| Entry {
+            zone: None,
+            served_hash: None,
+            read: read.clone(),
+            loaded_at: None,
+            load_ms: 0,
+            last: Outcome::Unchanged,
+            last_at: now,
+        });
+        let hash = read.hash;
+        entry.read = read;
+        entry.last_at = now;
+        match result {
+            Ok(built) => {
+                for w in &built.warnings {
+                    tracing::warn!("{w}");
+                    report.lines.push(format!("warning: {w}"));
+                }
+                let new = built.zone;
+                if let Some(old) = &entry.zone {
+                    if entry.served_hash != Some(hash) && new.serial == old.serial {
+                        let line = format!(
+                            "{label}: content changed but the SOA serial {} did not; secondaries will not notice",
+                            new.serial
+                        );
+                        tracing::warn!("{line}");
+                        report.lines.push(format!("warning: {line}"));
+                    } else if serial_lt(new.serial, old.serial) {
+                        let line = format!(
+                            "{label}: SOA serial went backwards from {} to {}",
+                            old.serial, new.serial
+                        );
+                        tracing::warn!("{line}");
+                        report.lines.push(format!("warning: {line}"));
+                    }
+                }
+                tracing::info!(
+                    zone = %key.name,
+                    serial = new.serial,
+                    records = new.record_count,
+                    ms,
+                    "zone loaded"
+                );
+                report.lines.push(format!(
+                    "{label}: loaded serial {}, {} records in {ms} ms",
+                    new.serial, new.record_count
+                ));
+                entry.zone = Some(Arc::new(new));
+                entry.served_hash = Some(hash);
+                entry.loaded_at = Some(now);
+                entry.load_ms = ms;
+                entry.last = Outcome::Loaded;
+                true
+            }
+            Err(errors) => {
+                report.fail();
+                for e in &errors {
+                    tracing::error!("{e}");
+                    report.lines.push(e.to_string());
+                }
+                let line = match &entry.zone {
+                    Some(old) => format!(
+                        "{label}: not reloaded ({} errors); still serving serial {}",
+                        errors.len(),
+                        old.serial
+                    ),
+                    None => format!("{label}: not loaded ({} errors); not served", errors.len()),
+                };
+                tracing::error!("{line}");
+                report.lines.push(line);
+                entry.last = Outcome::Failed {
+                    errors: errors.len(),
+                };
+                false
+            }
+        }
+    }
+
+    /// Builds the snapshot from the entries and swaps it in with one store;
+    /// queries in flight finish on the snapshot they loaded.
+    fn publish(&mut self) {
+        let config = &self.config;
+        let zone_of = |zc: &config::ZoneConfig| {
+            self.entries
+                .get(&ZoneKey {
+                    name: zc.name.clone(),
+                    file: zc.file.clone(),
+                })
+                .and_then(|e| e.zone.clone())
+        };
+        let views: Vec<View> = if config.views.is_empty() {
+            vec![View::new(
+                "default",
+                ViewMatch::default(),
+                config.zones.iter().filter_map(zone_of),
+            )]
+        } else {
+            config
+                .views
+                .iter()
+                .map(|v| {
+                    View::new(
+                        v.name.clone(),
+                        v.matcher.clone(),
+                        config
+                            .zones
+                            .iter()
+                            .filter(|zc| zc.views.is_empty() || zc.views.contains(&v.name))
+                            .filter_map(zone_of),
+                    )
+                })
+                .collect()
+        };
+        self.state.store(Arc::new(
+            Snapshot::with_views(views, config.edns_udp_size)
+                .with_policy(self.policy.clone(), self.health.clone()),
+        ));
+        self.update_board();
+    }
+
+    fn update_board(&self) {
+        let config = &self.config;
+        let views = if config.views.is_empty() {
+            vec![("default".to_string(), "every client".to_string())]
+        } else {
+            config
+                .views
+                .iter()
+                .map(|v| (v.name.clone(), describe(&v.matcher)))
+                .collect()
+        };
+        let zones = config
+            .zones
+            .iter()
+            .filter_map(|zc| {
+                let e = self.entries.get(&ZoneKey {
+                    name: zc.name.clone(),
+                    file: zc.file.clone(),
+                })?;
+                Some(ZoneRow {
+                    name: zc.name.to_string(),
+                    file: zc.file.clone(),
+                    views: zc.views.clone(),
+                    serial: e.zone.as_ref().map(|z| z.serial),
+                    records: e.zone.as_ref().map_or(0, |z| z.record_count),
+                    loaded_at: e.loaded_at,
+                    load_ms: e.load_ms,
+                    last: e.last.clone(),
+                    last_at: e.last_at,
+                })
+            })
+            .collect();
+        if let Ok(mut board) = self.board.lock() {
+            board.views = views;
+            board.zones = zones;
+            board.config.clone_from(&config.source);
+            board.watching = self.watcher.as_ref().map(Watcher::dir_count);
+        }
+    }
+
+    /// Starts or stops the watcher as the config says and points it at the
+    /// directories of every file the zones and the config were read from.
+    fn update_watches(&mut self) {
+        if !self.config.watch {
+            if self.watcher.take().is_some() {
+                tracing::info!("file watching off");
+            }
+            self.watched.clear();
+            self.update_board();
+            return;
+        }
+        if self.watcher.is_none() {
+            match Watcher::start(self.requests.clone()) {
+                Ok(w) => self.watcher = Some(w),
+                Err(e) => {
+                    tracing::warn!("cannot watch files ({e}); use SIGHUP or signpostctl reload");
+                    return;
+                }
+            }
+        }
+        let mut files: HashSet<PathBuf> = self
+            .entries
+            .values()
+            .flat_map(|e| e.read.paths().map(normalize).collect::<Vec<_>>())
+            .collect();
+        if let Some(c) = &self.config.source {
+            files.insert(normalize(c));
+        }
+        // A symlinked file changes where its target lives too.
+        let targets: Vec<PathBuf> = files
+            .iter()
+            .filter_map(|f| std::fs::canonicalize(f).ok())
+            .filter(|t| !files.contains(t))
+            .collect();
+        files.extend(targets);
+        if let Some(w) = &mut self.watcher {
+            w.set_files(files.iter().map(PathBuf::as_path));
+        }
+        self.watched = files;
+        self.update_board();
+    }
+}
+
+/// `zone NAME`, with its views when the name is configured more than once.
+fn zone_label(name: &Name, zones: &[config::ZoneConfig], file: &Path) -> String {
+    let twins = zones.iter().filter(|z| z.name == *name).count();
+    if twins < 2 {
+        return format!("zone {name}");
+    }
+    let views: Vec<&str> = zones
+        .iter()
+        .filter(|z| z.name == *name && z.file == file)
+        .flat_map(|z| z.views.iter().map(String::as_str))
+        .collect();
+    if views.is_empty() {
+        format!("zone {name} ({})", file.display())
+    } else {
+        format!("zone {name} (view {})", views.join(","))
+    }
+}
+
+fn describe(m: &ViewMatch) -> String {
+    let list = |nets: &[ipnet::IpNet]| {
+        nets.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut parts = Vec::new();
+    if !m.sources.is_empty() {
+        parts.push(format!("clients {}", list(&m.sources)));
+    }
+    if !m.destinations.is_empty() {
+        parts.push(format!("destinations {}", list(&m.destinations)));
+    }
+    if parts.is_empty() {
+        "every client".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// RFC 1982 serial-number arithmetic: is `a` before `b`?
+fn serial_lt(a: u32, b: u32) -> bool {
+    a != b && b.wrapping_sub(a) < 0x8000_0000
+}
+
+/// The policy config and fixed health states of `config`. A GeoIP
+/// database that cannot be read is logged and geolocation runs without it
+/// (every client then has an unknown location and gets default sets).
+fn build_policy(config: &Config) -> (PolicyConfig, HealthTable) {
+    match config.policy.build() {
+        Ok(built) => built,
+        Err(e) => {
+            tracing::error!("{e}");
+            let mut settings = config.policy.clone();
+            settings.geo_database = None;
+            settings.build().unwrap_or_default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serial_lt;
+
+    #[test]
+    fn serial_arithmetic() {
+        assert!(serial_lt(1, 2));
+        assert!(!serial_lt(2, 1));
+        assert!(serial_lt(u32::MAX, 0));
+        assert!(!serial_lt(5, 5));
+    }
+}

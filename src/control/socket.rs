@@ -1,0 +1,248 @@
+//! The control socket: a Unix stream socket that `signpostctl` writes one
+//! command line to (`status`, `reload`, `reload ZONE`) and reads the answer
+//! from, one line each, ending with `OK` or `FAILED`.
+//!
+//! Two locks on the door: the socket file is mode 0600 (only the daemon's
+//! user, and root, can connect), and each connection's peer credentials
+//! (SO_PEERCRED) must be root's or the daemon's user, which still holds if
+//! someone loosens the file mode.
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+
+use super::{Board, Request};
+use crate::name::Name;
+
+/// Last line of a successful answer.
+pub const OK: &str = "OK";
+/// Last line of an answer reporting a failure.
+pub const FAILED: &str = "FAILED";
+/// Longest command line accepted.
+const MAX_COMMAND: u64 = 1024;
+/// Control clients served at once; more are turned away.
+const MAX_CLIENTS: usize = 8;
+/// How long a client may take to send its command.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A bound control socket; removes its file when dropped, unless another
+/// process has replaced it meanwhile.
+pub struct Bound {
+    listener: Option<UnixListener>,
+    path: PathBuf,
+    /// (device, inode) of the socket file we created.
+    id: (u64, u64),
+    owner: u32,
+}
+
+/// Binds the control socket at `path`, mode 0600. A stale socket left by a
+/// crashed daemon is replaced; a live one (another daemon answers) is not.
+pub fn bind(path: &Path) -> io::Result<Bound> {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "the path exists and is not a socket",
+            ));
+        }
+        match UnixStream::connect(path) {
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    "another server is listening on it",
+                ))
+            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                std::fs::remove_file(path)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let listener = UnixListener::bind(path)?;
+    // The umask usually already keeps others out between bind and chmod,
+    // and the peer-credential check covers the rest.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let meta = std::fs::metadata(path)?;
+    Ok(Bound {
+        listener: Some(listener),
+        path: path.to_path_buf(),
+        id: (meta.dev(), meta.ino()),
+        owner: meta.uid(),
+    })
+}
+
+impl Bound {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Serves commands until the process exits. Must run inside a tokio
+    /// runtime; call once.
+    pub fn serve(
+        &mut self,
+        requests: Sender<Request>,
+        board: Arc<Mutex<Board>>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let listener = self.listener.take();
+        let owner = self.owner;
+        async move {
+            let Some(listener) = listener else { return };
+            let listener = match listener
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::UnixListener::from_std(listener))
+            {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!("control socket cannot join the runtime: {e}");
+                    return;
+                }
+            };
+            let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
+            loop {
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        tracing::warn!("control socket accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    continue; // dropping the stream closes it
+                };
+                let requests = requests.clone();
+                let board = board.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = client(stream, owner, requests, board).await {
+                        tracing::debug!("control client: {e}");
+                    }
+                    drop(permit);
+                });
+            }
+        }
+    }
+}
+
+impl Drop for Bound {
+    fn drop(&mut self) {
+        let ours =
+            std::fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.id);
+        if ours {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+async fn client(
+    stream: tokio::net::UnixStream,
+    owner: u32,
+    requests: Sender<Request>,
+    board: Arc<Mutex<Board>>,
+) -> io::Result<()> {
+    let uid = stream.peer_cred()?.uid();
+    let (reader, mut writer) = stream.into_split();
+    // The command is read even from a client about to be refused: closing
+    // with its bytes unread would reset the connection before it sees why.
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(reader.take(MAX_COMMAND));
+    match tokio::time::timeout(COMMAND_TIMEOUT, reader.read_line(&mut line)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Ok(()),
+    }
+    if uid != 0 && uid != owner {
+        tracing::warn!(uid, "control socket: refused a client of another user");
+        let text = format!("permission denied: uid {uid} may not control this server\n{FAILED}\n");
+        writer.write_all(text.as_bytes()).await?;
+        return writer.shutdown().await;
+    }
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (lines, ok) = match words.as_slice() {
+        ["status"] => {
+            let text = board.lock().map(|b| b.render()).unwrap_or_default();
+            (text.lines().map(str::to_string).collect(), true)
+        }
+        ["reload"] => reload(&requests, None).await,
+        ["reload", zone] => match Name::parse(zone, Some(&Name::root())) {
+            Ok(name) => reload(&requests, Some(name)).await,
+            Err(e) => (vec![format!("bad zone name \"{zone}\": {e}")], false),
+        },
+        _ => (
+            vec![format!(
+                "unknown command \"{}\"; try status, reload or reload ZONE",
+                line.trim()
+            )],
+            false,
+        ),
+    };
+    let mut text = String::new();
+    for l in lines {
+        text.push_str(&l);
+        text.push('\n');
+    }
+    text.push_str(if ok { OK } else { FAILED });
+    text.push('\n');
+    writer.write_all(text.as_bytes()).await?;
+    writer.shutdown().await
+}
+
+async fn reload(requests: &Sender<Request>, zone: Option<Name>) -> (Vec<String>, bool) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if requests
+        .send(Request::Reload {
+            zone,
+            reply: Some(tx),
+        })
+        .is_err()
+    {
+        return (vec!["the server is shutting down".into()], false);
+    }
+    match rx.await {
+        Ok(report) => (report.lines, report.ok),
+        Err(_) => (vec!["the reload did not finish".into()], false),
+    }
+}
+
+/// What the daemon answered: its lines, and whether it ended with `OK`.
+pub struct Answer {
+    pub lines: Vec<String>,
+    pub ok: bool,
+}
+
+/// Sends one command and reads the whole answer (the client side, for
+/// `signpostctl`).
+pub fn call(path: &Path, command: &str, timeout: Duration) -> io::Result<Answer> {
+    let mut stream = UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(command.as_bytes())?;
+    stream.write_all(b"\n")?;
+    let mut lines = Vec::new();
+    for line in BufReader::new(stream).lines() {
+        lines.push(line?);
+    }
+    let ok = match lines.pop() {
+        Some(last) if last == OK => true,
+        Some(last) if last == FAILED => false,
+        Some(last) => {
+            lines.push(last);
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the answer was cut short",
+            ));
+        }
+        None => {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "no answer (is it a signpostd control socket?)",
+            ))
+        }
+    };
+    Ok(Answer { lines, ok })
+}

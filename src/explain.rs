@@ -1,0 +1,188 @@
+//! `signpostctl explain`: what the server would answer a given client, and
+//! why, one decision per line — the same lookup the query path runs, with
+//! the policy trace switched on.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::health::HealthTable;
+use crate::name::Name;
+use crate::policy::select::Env;
+use crate::policy::PolicyConfig;
+use crate::query::lookup::{self, Entry, Owner};
+use crate::query::{Client, Transport};
+use crate::snapshot::{View, ViewMatch};
+use crate::zonefile::rdata_to_text;
+
+/// The client as given on the command line: `ADDR` or `ADDR/PREFIX` (the
+/// latter as if sent in an ECS option).
+#[derive(Debug, Clone, Copy)]
+pub struct ExplainClient {
+    pub addr: IpAddr,
+    pub ecs_prefix: Option<u8>,
+}
+
+impl std::str::FromStr for ExplainClient {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (
+                a,
+                Some(
+                    p.parse::<u8>()
+                        .map_err(|_| format!("bad prefix in {text}"))?,
+                ),
+            ),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("\"{addr}\" is not an IP address"))?;
+        Ok(Self {
+            addr,
+            ecs_prefix: prefix,
+        })
+    }
+}
+
+/// Loads the config's zones and explains one query. Returns the lines to
+/// print, or every error met while loading.
+pub fn explain(
+    config: &Config,
+    qname: &str,
+    qtype: u16,
+    client: ExplainClient,
+) -> Result<Vec<String>, Vec<String>> {
+    let (policy, health) = config.policy.build().map_err(|e| vec![e])?;
+    let policy = Arc::new(policy);
+    let name =
+        Name::parse(qname, Some(&Name::root())).map_err(|e| vec![format!("{qname}: {e}")])?;
+    let mut errors = Vec::new();
+    let mut lines = Vec::new();
+
+    // Views in order; a config without views has one that serves everyone.
+    let view_names: Vec<(String, ViewMatch)> = if config.views.is_empty() {
+        vec![(String::new(), ViewMatch::default())]
+    } else {
+        config
+            .views
+            .iter()
+            .map(|v| (v.name.clone(), v.matcher.clone()))
+            .collect()
+    };
+    let as_client = Client {
+        addr: std::net::SocketAddr::new(client.addr, 0),
+        local: None,
+        transport: Transport::Udp,
+    };
+    let Some((view_name, matcher)) = view_names.iter().find(|(_, m)| m.matches(&as_client)) else {
+        lines.push(format!("client {}: no view matches: REFUSED", client.addr));
+        return Ok(lines);
+    };
+    lines.push(format!(
+        "view: {}",
+        if view_name.is_empty() {
+            "(default)"
+        } else {
+            view_name
+        }
+    ));
+    let mut zones = Vec::new();
+    for zc in &config.zones {
+        let in_view = zc.views.is_empty() || zc.views.iter().any(|v| v == view_name);
+        if !in_view {
+            continue;
+        }
+        match crate::zone::load_with(&zc.name, &zc.file, &policy) {
+            Ok(built) => zones.push(Arc::new(built.zone)),
+            Err(es) => errors.extend(es.iter().map(ToString::to_string)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let view = View::new(view_name.clone(), matcher.clone(), zones);
+    let lower = name.to_lowercase();
+    match view.find_zone(lower.as_wire()) {
+        Some(zone) => lines.push(format!("zone: {} (serial {})", zone.apex, zone.serial)),
+        None => lines.push("zone: none serves this name: REFUSED".into()),
+    }
+    let (client_ip, source_prefix) = match client.ecs_prefix {
+        Some(p) => ((p > 0).then_some(client.addr), Some(p)),
+        None => (Some(client.addr), None),
+    };
+    lines.push(match client.ecs_prefix {
+        Some(p) => format!("client: {}/{p} (as EDNS Client Subnet)", client.addr),
+        None => format!("client: {} (source address)", client.addr),
+    });
+    explain_in(
+        &view,
+        &policy,
+        &health,
+        &lower,
+        qtype,
+        client_ip,
+        source_prefix,
+        &mut lines,
+    );
+    Ok(lines)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn explain_in(
+    view: &View,
+    policy: &PolicyConfig,
+    health: &HealthTable,
+    qname: &Name,
+    qtype: u16,
+    client_ip: Option<IpAddr>,
+    source_prefix: Option<u8>,
+    lines: &mut Vec<String>,
+) {
+    let mut env = Env::new(policy, health, client_ip, source_prefix);
+    env.trace = Some(Vec::new());
+    let answer = lookup::resolve(view, qname.as_wire(), qtype, &mut env);
+    lines.extend(env.trace.take().unwrap_or_default());
+    let rcode = match answer.rcode {
+        0 => "NOERROR",
+        3 => "NXDOMAIN",
+        5 => "REFUSED",
+        6 => "YXDOMAIN",
+        _ => "other",
+    };
+    lines.push(format!(
+        "answer: {rcode}{}{}",
+        if answer.authoritative {
+            ", authoritative"
+        } else {
+            ""
+        },
+        env.scope
+            .filter(|_| source_prefix.is_some())
+            .map_or(String::new(), |s| format!(", ECS scope /{s}"))
+    ));
+    let mut show = |section: &str, entries: &[Entry<'_>]| {
+        for e in entries {
+            let owner = match &e.owner {
+                Owner::Question => qname.to_string(),
+                Owner::Wire(w) => Name::from_wire(w)
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
+                Owner::Owned(n) => n.to_string(),
+            };
+            let rrset = e.rrset.get();
+            for rdata in rrset.rdatas() {
+                lines.push(format!(
+                    "{section}: {owner} {} IN {} {}",
+                    rrset.ttl,
+                    crate::zonefile::rtype_name(rrset.rtype),
+                    rdata_to_text(rrset.rtype, rdata)
+                ));
+            }
+        }
+    };
+    show("answer", &answer.answer);
+    show("authority", &answer.authority);
+    show("additional", &answer.additional);
+}
