@@ -6,22 +6,74 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-/// Where an address is, as far as the database knows.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Where an address is, as far as the database knows. `Copy`, so the
+/// per-thread cache hands it out without allocating.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Location {
     /// Continent code (`EU`, `NA`, …), uppercase.
     pub continent: Option<[u8; 2]>,
     /// ISO 3166-1 country code, uppercase.
     pub country: Option<[u8; 2]>,
     /// ISO 3166-2 subdivision code without the country (`CA` for US-CA).
-    pub subdivision: Option<Box<str>>,
+    pub subdivision: Option<Subdivision>,
     /// Latitude and longitude in degrees.
     pub coordinates: Option<(f64, f64)>,
+}
+
+/// An ISO 3166-2 subdivision code: one to three letters or digits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Subdivision {
+    bytes: [u8; 3],
+    len: u8,
+}
+
+impl Subdivision {
+    pub fn new(code: &str) -> Option<Self> {
+        let code = code.as_bytes();
+        if code.is_empty() || code.len() > 3 {
+            return None;
+        }
+        let mut bytes = [0u8; 3];
+        for (d, s) in bytes.iter_mut().zip(code) {
+            *d = s.to_ascii_uppercase();
+        }
+        Some(Self {
+            bytes,
+            len: code.len() as u8,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        let used = self.bytes.get(..usize::from(self.len)).unwrap_or_default();
+        std::str::from_utf8(used).unwrap_or("")
+    }
 }
 
 /// The database, read into memory once.
 pub struct GeoDb {
     reader: maxminddb::Reader<Vec<u8>>,
+    /// Tells this database's cache entries from a reloaded one's.
+    id: u64,
+}
+
+/// Lookups cached per thread: the tree walk and record decoding cost more
+/// than the rest of a query, and clients repeat.
+const CACHE_SLOTS: usize = 4096;
+
+type CacheEntry = (u64, IpAddr, Option<(Location, u8)>);
+
+thread_local! {
+    static CACHE: std::cell::RefCell<Vec<Option<CacheEntry>>> =
+        std::cell::RefCell::new(vec![None; CACHE_SLOTS]);
+}
+
+fn slot(ip: IpAddr) -> usize {
+    let bits = match ip {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    };
+    let mixed = (bits as u64 ^ (bits >> 64) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (mixed >> 52) as usize % CACHE_SLOTS
 }
 
 impl std::fmt::Debug for GeoDb {
@@ -74,7 +126,13 @@ fn code2(text: Option<&str>) -> Option<[u8; 2]> {
 impl GeoDb {
     pub fn open(path: &Path) -> Result<Self, String> {
         maxminddb::Reader::open_readfile(path)
-            .map(|reader| Self { reader })
+            .map(|reader| {
+                static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+                Self {
+                    reader,
+                    id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                }
+            })
             .map_err(|e| format!("cannot read GeoIP database {}: {e}", path.display()))
     }
 
@@ -82,6 +140,27 @@ impl GeoDb {
     /// it falls in (the ECS scope this decision supports). `None` when the
     /// database has nothing for the address.
     pub fn locate(&self, ip: IpAddr) -> Option<(Location, u8)> {
+        let index = slot(ip);
+        let cached = CACHE.with(|c| {
+            c.borrow()
+                .get(index)
+                .copied()
+                .flatten()
+                .filter(|(id, addr, _)| *id == self.id && *addr == ip)
+        });
+        if let Some((_, _, found)) = cached {
+            return found;
+        }
+        let found = self.lookup(ip);
+        CACHE.with(|c| {
+            if let Some(entry) = c.borrow_mut().get_mut(index) {
+                *entry = Some((self.id, ip, found));
+            }
+        });
+        found
+    }
+
+    fn lookup(&self, ip: IpAddr) -> Option<(Location, u8)> {
         let result = self.reader.lookup(ip).ok()?;
         let prefix = result.network().ok().map_or(0, |n| n.prefix());
         let record: Record<'_> = result.decode().ok()??;
@@ -92,7 +171,7 @@ impl GeoDb {
                 .subdivisions
                 .first()
                 .and_then(|s| s.iso_code)
-                .map(|s| s.to_ascii_uppercase().into_boxed_str()),
+                .and_then(Subdivision::new),
             coordinates: record
                 .location
                 .and_then(|l| Some((l.latitude?, l.longitude?))),

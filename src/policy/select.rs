@@ -67,7 +67,7 @@ impl<'a> Env<'a> {
             };
             self.location = Some(found);
         }
-        self.location.clone().flatten()
+        self.location.flatten()
     }
 
     /// Records that the answer depended on the client's network at this
@@ -270,13 +270,13 @@ fn geolocation(group: &PolicyGroup, healthy: &[bool], env: &mut Env<'_>) -> Opti
             "  client location: continent={} country={} subdivision={}",
             location.continent.as_ref().map_or("-".into(), show2),
             location.country.as_ref().map_or("-".into(), show2),
-            location.subdivision.as_deref().unwrap_or("-")
+            location.subdivision.as_ref().map_or("-", |s| s.as_str())
         )
     });
     let rank = |m: &GeoMatch| -> Option<u8> {
         match m {
             GeoMatch::Subdivision(c, s) => (location.country == Some(*c)
-                && location.subdivision.as_deref() == Some(&**s))
+                && location.subdivision.as_ref().map(|l| l.as_str()) == Some(&**s))
             .then_some(0),
             GeoMatch::Country(c) => (location.country == Some(*c)).then_some(1),
             GeoMatch::Continent(c) => (location.continent == Some(*c)).then_some(2),

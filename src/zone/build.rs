@@ -271,19 +271,26 @@ fn add_policy_record(node: &mut Node, a: Annotated, record: &Record) -> Result<b
             rtype_name(record.rtype)
         ));
     }
-    let groups = node.policies.get_or_insert_with(Default::default);
-    let group = match groups.iter().position(|g| g.rtype == record.rtype) {
-        Some(i) => groups.get_mut(i),
+    let existing = node
+        .policies
+        .as_ref()
+        .and_then(|g| g.iter().position(|g| g.rtype == record.rtype));
+    let index = match existing {
+        Some(i) => i,
         None => {
+            let mut groups: Vec<PolicyGroup> =
+                node.policies.take().map(Vec::from).unwrap_or_default();
             groups.push(PolicyGroup {
                 rtype: record.rtype,
                 kind: a.rule.kind(),
                 sets: Vec::new(),
             });
-            groups.last_mut()
+            let index = groups.len() - 1;
+            node.policies = Some(groups.into_boxed_slice());
+            index
         }
     };
-    let Some(group) = group else {
+    let Some(group) = node.policies.as_mut().and_then(|g| g.get_mut(index)) else {
         return Ok(false);
     };
     if group.kind != a.rule.kind() {

@@ -137,7 +137,7 @@ pub struct Node {
     /// any map.
     pub rrsets: Vec<Rrset>,
     /// Routing-policy groups (rare, so boxed out of the common node).
-    pub policies: Option<Box<Vec<PolicyGroup>>>,
+    pub policies: Option<Box<[PolicyGroup]>>,
     pub flags: u8,
 }
 

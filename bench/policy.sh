@@ -1,0 +1,70 @@
+#!/bin/bash
+# policy.sh [ROUNDS] — qps of routing-policy answers against plain answers
+# of the same server, in one run, round by round, with the shared harness
+# (pinned: server on one CPU with one worker, dnsblast on the other).
+#
+# From the benchmark zone it derives two zones with the same names and data:
+#   weighted  every A/AAAA RRset becomes a 70/30 weighted pair of sets
+#   geo       every A/AAAA RRset becomes geolocation sets (EU, US, default),
+#             answered by client location from tests/data/geo/test-city.mmdb
+#             (the load comes from 127.0.0.1, which that database places in
+#             Europe; dnsblast cannot send ECS, so the location comes from the
+#             source address — the lookup is the same)
+# Prints each variant's median qps and its ratio to plain.
+set -u
+ROUNDS=${1:-3}
+HERE="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+T="$(cd "$REPO/../shared/bench" && pwd)"
+. "$T/lib.sh"
+ensure_data
+export LOADGEN=dnsblast BLAST_ARGS="-c 8 -w 16 -b 16 -l ${DURATION:-8}"
+W=${POLICY_BENCH_DIR:-/tmp/signpost-policy-bench}
+mkdir -p "$W"
+BIN="$REPO/target/release/signpostd"
+python3 - "$ZONE" "$W" <<'PY'
+import re, sys
+src, out = sys.argv[1], sys.argv[2]
+rr = re.compile(r"^(\S+) IN (A|AAAA) (\S+)$")
+weighted, geo = [], []
+for line in open(src):
+    line = line.rstrip("\n")
+    m = rr.match(line)
+    if not m or m.group(1) in ("@", "ns1", "ns2"):
+        weighted.append(line); geo.append(line); continue
+    weighted.append(f"{line} ;@ weighted id=a weight=70")
+    weighted.append(f"{line} ;@ weighted id=b weight=30")
+    geo.append(f"{line} ;@ geolocation id=eu continent=EU")
+    geo.append(f"{line} ;@ geolocation id=us country=US")
+    geo.append(f"{line} ;@ geolocation id=any location=*")
+open(f"{out}/weighted.zone", "w").write("\n".join(weighted) + "\n")
+open(f"{out}/geo.zone", "w").write("\n".join(geo) + "\n")
+PY
+cat > "$W/geo.toml" <<TOML
+[server]
+listen = ["127.0.0.1:0"]
+[geo]
+database = "$REPO/tests/data/geo/test-city.mmdb"
+[[zone]]
+name = "$ZONE_NAME"
+file = "$W/geo.zone"
+TOML
+out="$W/results.tsv"; : > "$out"
+for r in $(seq "$ROUNDS"); do
+  "$T/run-cmd.sh" "$BIN --listen \$ADDR:\$PORT --zone \$ZONE_NAME=\$ZONE --workers 1 --no-watch" 5310 pinned plain | tee -a "$out"
+  ZONE="$W/weighted.zone" "$T/run-cmd.sh" "$BIN --listen \$ADDR:\$PORT --zone \$ZONE_NAME=\$ZONE --workers 1 --no-watch" 5310 pinned weighted | tee -a "$out"
+  "$T/run-cmd.sh" "$BIN -c $W/geo.toml --listen \$ADDR:\$PORT --workers 1 --no-watch" 5310 pinned geo | tee -a "$out"
+done
+python3 - "$out" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    f = line.split("\t")
+    if len(f) > 3 and f[3].replace(".", "").isdigit():
+        rows.setdefault(f[0], []).append(float(f[3]))
+plain = statistics.median(rows.get("plain", [0]))
+print(f"median qps: " + " ".join(f"{k}={statistics.median(v):.0f}" for k, v in rows.items()))
+for k in ("weighted", "geo"):
+    if k in rows and plain:
+        print(f"ratio {k}/plain = {statistics.median(rows[k]) / plain:.2f}")
+PY
