@@ -31,6 +31,10 @@ name = "us-west"
 latitude = 37.77
 longitude = -122.42
 
+[[latency]]
+prefix = "127.0.0.4/32"
+ms = { eu-central = 120, us-west = 15 }
+
 [cidr.corp]
 office = ["127.0.0.0/24"]
 lab = ["127.0.0.2/32"]
@@ -79,6 +83,10 @@ near     IN A   203.0.113.21 ;@ geoproximity id=eu region=eu-central
 near     IN A   203.0.113.22 ;@ geoproximity id=us region=us-west
 lat      IN A   203.0.113.31 ;@ latency id=eu region=eu-central
 lat      IN A   203.0.113.32 ;@ latency id=us region=us-west
+; Sao Paulo is 9,829 km from Frankfurt and 10,434 km from San Francisco:
+; a bias of 10 on us-west (10,434 x 0.9 = 9,391) moves it west.
+bias     IN A   203.0.113.41 ;@ geoproximity id=fra region=eu-central
+bias     IN A   203.0.113.42 ;@ geoproximity id=sfo region=us-west bias=10
 net      IN A   192.0.2.101 ;@ cidr id=office collection=corp location=office
 net      IN A   192.0.2.102 ;@ cidr id=lab collection=corp location=lab
 net      IN A   192.0.2.103 ;@ cidr id=other collection=corp location=*
@@ -330,6 +338,21 @@ fn geoproximity_latency_and_cidr() {
     let r = ask_from(udp, "127.0.0.3", "lat.policy.test.", None);
     assert_eq!(addresses(&r), ["203.0.113.32"]);
 
+    // The latency table overrides distance: Paris (127.0.0.4) measured
+    // 15 ms to us-west.
+    let r = ask_from(udp, "127.0.0.4", "lat.policy.test.", None);
+    assert_eq!(addresses(&r), ["203.0.113.32"]);
+    // Without a table row, Paris is nearer Frankfurt.
+    let r = ask_from(udp, "127.0.0.4", "near.policy.test.", None);
+    assert_eq!(addresses(&r), ["203.0.113.21"]);
+    // The bias moves the boundary client, and only it.
+    let r = ask_from(udp, "127.0.0.7", "near.policy.test.", None);
+    assert_eq!(addresses(&r), ["203.0.113.21"]);
+    let r = ask_from(udp, "127.0.0.7", "bias.policy.test.", None);
+    assert_eq!(addresses(&r), ["203.0.113.42"]);
+    let r = ask_from(udp, "127.0.0.1", "bias.policy.test.", None);
+    assert_eq!(addresses(&r), ["203.0.113.41"]);
+
     // CIDR: 127.0.0.2/32 (lab) beats 127.0.0.0/24 (office).
     let r = ask_from(udp, "127.0.0.2", "net.policy.test.", None);
     assert_eq!(addresses(&r), ["192.0.2.102"]);
@@ -416,7 +439,12 @@ fn annotation_errors_have_positions() {
          g A 192.0.2.1 ;@ latency id=x region=mars\n\
          h A 192.0.2.1 ;@ geoproximity id=x coordinates=91,0\n\
          i A 192.0.2.1 ;@ weighted id=x weight=1\n\
-         i A 192.0.2.2 ;@ failover id=y role=primary\n",
+         i A 192.0.2.2 ;@ failover id=y role=primary\n\
+         j A 192.0.2.1 ;@ geoproximity id=x coordinates=1,2 bias=150\n\
+         k A 192.0.2.1 ;@ cidr id=x collection=nowhere location=*\n\
+         l A 192.0.2.1 ;@ weighted id=x weight=1 colour=red\n\
+         m A 192.0.2.1 ;@ weighted id=x weight=1\n\
+         m A 192.0.2.2 ;@ weighted id=x weight=2\n",
     )
     .unwrap();
     let origin = signpost::name::Name::parse("bad.test.", None).unwrap();
@@ -436,6 +464,10 @@ fn annotation_errors_have_positions() {
         (12, "region=mars", "unknown region"),
         (13, "coordinates=", "coordinates"),
         (15, "i", "one policy per record set"),
+        (16, "bias=", "bias"),
+        (17, "collection=", "unknown CIDR collection"),
+        (18, "colour=", "unknown key"),
+        (20, "m", "different settings"),
     ];
     let text = std::fs::read_to_string(&zone).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -481,4 +513,27 @@ fn explain_shows_each_decision() {
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
+}
+
+/// The `explain` example of signpostctl(8), run against the shipped
+/// traffic example, prints what the page shows.
+#[test]
+fn man_page_explain_example_is_true() {
+    let page = std::fs::read_to_string(common::repo_path("man/signpostctl.8")).unwrap();
+    let start = page.find("$ signpostctl explain").expect("example");
+    let end = start + page[start..].find("\n.fi").unwrap();
+    let example = page[start..end].replace("\\-", "-");
+    let mut lines = example.lines();
+    let command = lines.next().unwrap().trim_start_matches("$ ");
+    let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let out = std::process::Command::new(common::signpostctl_path())
+        .args(&args)
+        .current_dir(common::repo_path(""))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let got = String::from_utf8_lossy(&out.stdout);
+    let want: Vec<&str> = lines.collect();
+    let got: Vec<&str> = got.lines().collect();
+    assert_eq!(got, want);
 }
