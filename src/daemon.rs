@@ -69,7 +69,11 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
         }
     };
     if let Some(s) = &mut socket {
-        runtime.spawn(s.serve(control.requests(), control.board.clone()));
+        runtime.spawn(s.serve(
+            control.requests(),
+            control.board.clone(),
+            control.health.clone(),
+        ));
         tracing::info!(path = %s.path().display(), "control socket ready");
     }
 

@@ -15,6 +15,7 @@
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod dnssec;
 pub mod explain;
 pub mod geo;
 pub mod health;

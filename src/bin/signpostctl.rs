@@ -29,6 +29,26 @@ enum Command {
         #[arg(default_value = "/etc/signpost/signpost.toml")]
         file: PathBuf,
     },
+    /// Make the zone's DNSSEC key: one combined signing key (CSK, flags
+    /// 257) as K<zone>+<alg>+<tag>.key (DNSKEY) and .pk8 (private, 0600).
+    Keygen {
+        zone: String,
+        #[arg(
+            long,
+            default_value = "ecdsap256sha256",
+            value_name = "ecdsap256sha256|ed25519"
+        )]
+        algorithm: String,
+        /// Where to write the key (the zone's key_directory).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Print the DS record (SHA-256) of the zone's key, for the parent.
+    Ds {
+        zone: String,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
     /// Ask the running server to reload its config and changed zones, or
     /// one zone unconditionally; prints the outcome, exits 1 on any error.
     Reload {
@@ -39,6 +59,15 @@ enum Command {
     /// Show uptime, listeners, views and every zone's serial and last
     /// reload.
     Status {
+        #[command(flatten)]
+        control: ControlArgs,
+    },
+    /// List every health check (state, forced or automatic, type, last
+    /// result, latency, time of the last change, reason), or override one:
+    /// `health set CHECK up|down|auto`.
+    Health {
+        #[command(subcommand)]
+        action: Option<HealthAction>,
         #[command(flatten)]
         control: ControlArgs,
     },
@@ -59,6 +88,19 @@ enum Command {
             default_value = "/etc/signpost/signpost.toml"
         )]
         config: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum HealthAction {
+    /// Force a check up or down (until `auto`; survives reloads, not
+    /// restarts), or hand it back to its probes with `auto`.
+    Set {
+        check: String,
+        #[arg(value_parser = ["up", "down", "auto"])]
+        state: String,
+        #[command(flatten)]
+        control: ControlArgs,
     },
 }
 
@@ -85,11 +127,25 @@ fn main() -> ExitCode {
     match Args::parse().command {
         Command::Checkzone { file, origin } => checkzone(&file, origin.as_deref()),
         Command::Checkconf { file } => checkconf(&file),
+        Command::Keygen {
+            zone,
+            algorithm,
+            dir,
+        } => keygen(&zone, &algorithm, &dir),
+        Command::Ds { zone, dir } => ds(&zone, &dir),
         Command::Reload { zone, control } => {
             let command = zone.map_or_else(|| "reload".to_string(), |z| format!("reload {z}"));
             call_server(&control, &command)
         }
         Command::Status { control } => call_server(&control, "status"),
+        Command::Health { action, control } => match action {
+            None => call_server(&control, "health"),
+            Some(HealthAction::Set {
+                check,
+                state,
+                control,
+            }) => call_server(&control, &format!("health set {check} {state}")),
+        },
         Command::Explain {
             name,
             rtype,
@@ -130,6 +186,55 @@ fn call_server(args: &ControlArgs, command: &str) -> ExitCode {
                 path.display()
             );
             ExitCode::from(2)
+        }
+    }
+}
+
+fn parse_zone(zone: &str) -> Option<Name> {
+    match Name::parse(zone, Some(&Name::root())) {
+        Ok(name) => Some(name),
+        Err(e) => {
+            eprintln!("zone name \"{zone}\": {e}");
+            None
+        }
+    }
+}
+
+fn keygen(zone: &str, algorithm: &str, dir: &Path) -> ExitCode {
+    use signpost::dnssec::keys;
+    let Some(name) = parse_zone(zone) else {
+        return ExitCode::from(2);
+    };
+    let Some(alg) = keys::Algorithm::parse(algorithm) else {
+        eprintln!("unknown algorithm \"{algorithm}\"; use ecdsap256sha256 or ed25519");
+        return ExitCode::from(2);
+    };
+    match keys::generate(&name, alg, dir) {
+        Ok((key, path)) => {
+            println!("{}", path.display());
+            println!("{}", keys::ds_line(&name, &key));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ds(zone: &str, dir: &Path) -> ExitCode {
+    use signpost::dnssec::keys;
+    let Some(name) = parse_zone(zone) else {
+        return ExitCode::from(2);
+    };
+    match keys::load(&name, dir) {
+        Ok(key) => {
+            println!("{}", keys::ds_line(&name, &key));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
         }
     }
 }

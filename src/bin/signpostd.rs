@@ -47,8 +47,20 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // The daemon re-executes itself to host a health plugin in a process
+    // of its own (see health/plugin_host.rs); that child speaks a pipe
+    // protocol, not the command line below.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv
+        .get(1)
+        .is_some_and(|a| a == signpost::health::plugin_host::FLAG)
+    {
+        return signpost::health::plugin_host::child_main(argv.get(2..).unwrap_or_default());
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal, not for journald or a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SIGNPOST_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -97,6 +109,7 @@ fn build_config(args: Args) -> Result<(Config, Overrides), Vec<String>> {
                 name,
                 file: PathBuf::from(file),
                 views: Vec::new(),
+                dnssec: None,
             }),
             Err(e) => errors.push(format!("--zone {spec}: bad origin: {e}")),
         }

@@ -25,6 +25,30 @@ pub struct ZoneConfig {
     pub file: PathBuf,
     /// Names of the views that serve it; empty: every view.
     pub views: Vec<String>,
+    /// Online signing settings when `dnssec = true`.
+    pub dnssec: Option<DnssecConfig>,
+}
+
+/// A signed zone's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DnssecConfig {
+    pub key_directory: PathBuf,
+    pub timing: crate::dnssec::Timing,
+    /// Where `dnssec = true` is written: key errors point there.
+    pub file: PathBuf,
+    pub line: u32,
+    pub col: u32,
+}
+
+impl DnssecConfig {
+    /// The config position key errors are reported at.
+    pub fn position(&self) -> Position {
+        Position {
+            file: self.file.as_path().into(),
+            line: self.line,
+            col: self.col,
+        }
+    }
 }
 
 /// One split-horizon view, in match order.
@@ -336,22 +360,99 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
                 format!("zone file \"{}\" does not exist", file.display()),
             ));
         }
-        config.zones.push(ZoneConfig { name, file, views });
+        let dnssec = parse_dnssec(zone, base, text, path, &mut |offset, message| {
+            errors.push(at(offset, message))
+        });
+        config.zones.push(ZoneConfig {
+            name,
+            file,
+            views,
+            dnssec,
+        });
     }
     config.policy = policy::validate(
         spec.geo.as_ref(),
         &spec.region,
         &spec.cidr,
         &spec.latency,
-        &spec.health,
         base,
         &mut |offset, message| errors.push(at(offset, message)),
     );
+    (config.policy.health, config.policy.plugins) =
+        crate::health::check::validate(&spec.health, &spec.plugin, base, &mut |offset, message| {
+            errors.push(at(offset, message))
+        });
     if errors.is_empty() {
         Ok(config)
     } else {
         Err(errors)
     }
+}
+
+/// The DNSSEC keys of one `[[zone]]`: settings without `dnssec = true`
+/// are an error rather than silently unused.
+fn parse_dnssec(
+    zone: &spec::Zone,
+    base: &Path,
+    text: &str,
+    path: &Path,
+    error: &mut dyn FnMut(usize, String),
+) -> Option<DnssecConfig> {
+    let on = zone.dnssec.as_ref().filter(|d| *d.get_ref());
+    let Some(on) = on else {
+        let stray = [
+            zone.key_directory
+                .as_ref()
+                .map(|s| ("key_directory", s.span().start)),
+            zone.signature_validity
+                .as_ref()
+                .map(|s| ("signature_validity", s.span().start)),
+            zone.signature_inception_offset
+                .as_ref()
+                .map(|s| ("signature_inception_offset", s.span().start)),
+            zone.signature_refresh
+                .as_ref()
+                .map(|s| ("signature_refresh", s.span().start)),
+        ];
+        for (key, offset) in stray.into_iter().flatten() {
+            error(offset, format!("{key} has no effect without dnssec = true"));
+        }
+        return None;
+    };
+    let mut timing = crate::dnssec::Timing::default();
+    if let Some(v) = &zone.signature_validity {
+        if *v.get_ref() == 0 {
+            error(
+                v.span().start,
+                "signature_validity must be at least 1 second".into(),
+            );
+        }
+        timing.validity = *v.get_ref();
+    }
+    if let Some(v) = &zone.signature_inception_offset {
+        timing.inception_offset = *v.get_ref();
+    }
+    if let Some(v) = &zone.signature_refresh {
+        if *v.get_ref() >= 100 {
+            error(
+                v.span().start,
+                "signature_refresh is a percentage below 100".into(),
+            );
+        }
+        timing.refresh_percent = *v.get_ref();
+    }
+    let key_directory = zone
+        .key_directory
+        .as_ref()
+        .map_or_else(|| base.to_path_buf(), |d| base.join(d.get_ref()));
+    let (line, col) = line_col(text, on.span().start);
+    Some(DnssecConfig {
+        key_directory,
+        timing,
+        file: path.to_path_buf(),
+        line,
+        col,
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! The routing-policy part of the config: health checks (fixed states until
-//! active checks exist), regions, CIDR collections, the latency table and
+//! The routing-policy part of the config: health checks and plugins
+//! (validated in health/check.rs), regions, CIDR collections, the latency table and
 //! the GeoIP database.
 //!
 //! ```toml
@@ -19,7 +19,9 @@
 //! ms = { eu-central = 90, us-west = 12 }
 //!
 //! [health.web-eu]
-//! state = "up"                # or "down"
+//! type = "https"              # see health/check.rs for every key
+//! address = "192.0.2.10"
+//! host = "www.example.com"
 //! ```
 
 use std::collections::BTreeMap;
@@ -55,11 +57,50 @@ pub struct LatencySpec {
     pub ms: Spanned<BTreeMap<String, u32>>,
 }
 
+/// One `[health.NAME]` table; which keys apply depends on `type` (see
+/// health/check.rs, which validates them).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthSpec {
-    /// `up` or `down`.
-    pub state: Spanned<String>,
+    /// `http`, `https`, `tcp`, `calculated`, `plugin` or `static`; absent
+    /// with `state`: static.
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<String>>,
+    /// Static checks: `up` or `down`.
+    pub state: Option<Spanned<String>>,
+    pub address: Option<Spanned<String>>,
+    pub port: Option<Spanned<i64>>,
+    pub host: Option<Spanned<String>>,
+    pub path: Option<Spanned<String>>,
+    pub sni: Option<Spanned<String>>,
+    /// Seconds.
+    pub interval: Option<Spanned<f64>>,
+    pub timeout: Option<Spanned<f64>>,
+    pub threshold: Option<Spanned<i64>>,
+    /// `"200-399"` or `"204"`.
+    pub expect_status: Option<Spanned<String>>,
+    pub body_contains: Option<Spanned<String>>,
+    pub inverted: Option<Spanned<bool>>,
+    pub ca_file: Option<Spanned<String>>,
+    pub tls_verify: Option<Spanned<bool>>,
+    pub children: Option<Spanned<Vec<Spanned<String>>>>,
+    pub min_healthy: Option<Spanned<i64>>,
+    pub plugin: Option<Spanned<String>>,
+    pub target: Option<Spanned<String>>,
+    /// Plugin checks: the state while the plugin cannot say (`up`/`down`).
+    pub unknown: Option<Spanned<String>>,
+}
+
+/// One `[plugin.ID]` table: a health-source library and its settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSpec {
+    pub library: Spanned<String>,
+    /// The name the library must report; default: the table's ID.
+    pub name: Option<Spanned<String>>,
+    pub config: Option<Spanned<String>>,
+    pub interval: Option<Spanned<f64>>,
+    pub timeout: Option<Spanned<f64>>,
 }
 
 /// The validated policy settings.
@@ -69,8 +110,10 @@ pub struct PolicySettings {
     pub regions: Vec<Region>,
     pub collections: Vec<Collection>,
     pub latency: Vec<LatencyRow>,
-    /// Check names and their fixed states.
-    pub health: Vec<(String, bool)>,
+    /// Health checks in index order (zones refer to them by index).
+    pub health: Vec<crate::health::CheckDef>,
+    /// `[plugin.ID]` health sources.
+    pub plugins: Vec<crate::health::PluginDef>,
 }
 
 impl PolicySettings {
@@ -80,8 +123,7 @@ impl PolicySettings {
             Some(path) => Some(crate::geo::GeoDb::open(path)?),
             None => None,
         };
-        let names = self.health.iter().map(|(n, _)| n.clone()).collect();
-        let states = self.health.iter().map(|(_, up)| *up).collect();
+        let names = self.health.iter().map(|c| c.name.clone()).collect();
         Ok((
             PolicyConfig::new(
                 names,
@@ -90,8 +132,23 @@ impl PolicySettings {
                 self.latency.clone(),
                 geo,
             ),
-            HealthTable::new(states),
+            crate::health::initial_table(&self.health),
         ))
+    }
+
+    /// Whether zones compiled against `self` must be recompiled for
+    /// `other`: check parameters (interval, address, …) do not matter to a
+    /// zone, only the check names and their order, and the other tables.
+    pub fn zones_differ(&self, other: &Self) -> bool {
+        self.geo_database != other.geo_database
+            || self.regions != other.regions
+            || self.collections != other.collections
+            || self.latency != other.latency
+            || !self
+                .health
+                .iter()
+                .map(|c| &c.name)
+                .eq(other.health.iter().map(|c| &c.name))
     }
 }
 
@@ -101,7 +158,6 @@ pub fn validate(
     regions: &[RegionSpec],
     cidr: &BTreeMap<String, BTreeMap<String, Vec<Spanned<String>>>>,
     latency: &[LatencySpec],
-    health: &BTreeMap<String, HealthSpec>,
     base: &Path,
     error: &mut dyn FnMut(usize, String),
 ) -> PolicySettings {
@@ -189,20 +245,6 @@ pub fn validate(
             }
         }
         out.latency.push(LatencyRow { prefix, ms });
-    }
-    for (name, check) in health {
-        let up = match check.state.get_ref().as_str() {
-            "up" => true,
-            "down" => false,
-            other => {
-                error(
-                    check.state.span().start,
-                    format!("health state \"{other}\" must be \"up\" or \"down\""),
-                );
-                true
-            }
-        };
-        out.health.push((name.clone(), up));
     }
     out
 }

@@ -33,7 +33,10 @@ pub struct Spec {
     #[serde(default)]
     pub latency: Vec<super::policy::LatencySpec>,
     #[serde(default)]
-    pub health: std::collections::BTreeMap<String, super::policy::HealthSpec>,
+    pub health: std::collections::BTreeMap<String, Spanned<super::policy::HealthSpec>>,
+    /// Health-source plugins: `[plugin.ID]`.
+    #[serde(default)]
+    pub plugin: std::collections::BTreeMap<String, Spanned<super::policy::PluginSpec>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -59,6 +62,18 @@ pub struct Zone {
     pub file: Spanned<String>,
     /// Views serving this zone; absent: every view.
     pub views: Option<Spanned<Vec<Spanned<String>>>>,
+    /// DNSSEC online signing (SPEC §6); the rest need it on.
+    pub dnssec: Option<Spanned<bool>>,
+    /// Where `signpostctl keygen` wrote the zone's key; default: the
+    /// config file's directory.
+    pub key_directory: Option<Spanned<String>>,
+    /// Seconds from inception to expiration (default 14 days).
+    pub signature_validity: Option<Spanned<u64>>,
+    /// Seconds the inception is backdated (default 3600).
+    pub signature_inception_offset: Option<Spanned<u64>>,
+    /// Re-sign when less than this percentage of the validity is left
+    /// (default 25).
+    pub signature_refresh: Option<Spanned<u8>>,
 }
 
 /// One `[[view]]`: which clients it serves.

@@ -262,6 +262,8 @@ pub fn utc(t: SystemTime) -> String {
 pub struct Control {
     pub state: Arc<ArcSwap<Snapshot>>,
     pub board: Arc<Mutex<Board>>,
+    /// Health states and overrides, for the control socket.
+    pub health: crate::health::Handle,
     requests: std::sync::mpsc::Sender<Request>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -274,12 +276,14 @@ impl Control {
         let board = Arc::new(Mutex::new(Board::new(&config)));
         let mut reloader = Reloader::new(config, overrides, board.clone(), tx.clone());
         let state = reloader.state();
+        let health = reloader.health();
         let thread = std::thread::Builder::new()
             .name("signpost-reload".into())
             .spawn(move || reloader.run(&rx))?;
         Ok(Self {
             state,
             board,
+            health,
             requests: tx,
             thread: Some(thread),
         })

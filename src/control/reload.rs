@@ -18,7 +18,7 @@ use super::files::Fingerprint;
 use super::watch::{normalize, Watcher};
 use super::{Board, Outcome, Overrides, Report, Request, ZoneRow};
 use crate::config::{self, Config};
-use crate::health::HealthTable;
+use crate::health::{HealthTable, Monitor};
 use crate::name::Name;
 use crate::policy::PolicyConfig;
 use crate::snapshot::{Snapshot, View, ViewMatch};
@@ -28,6 +28,8 @@ use crate::zone::{self, Zone};
 struct ZoneKey {
     name: Name,
     file: PathBuf,
+    /// Part of the key so that changed signing settings reload the zone.
+    dnssec: Option<config::DnssecConfig>,
 }
 
 struct Entry {
@@ -59,9 +61,11 @@ pub struct Reloader {
     config: Config,
     /// Policy settings compiled for the zones and queries (see policy/).
     policy: Arc<PolicyConfig>,
-    /// Health states: one cell for the daemon's life, so states outlive
-    /// reloads and a flip never recompiles a zone.
+    /// Health states: one cell as long as the check names stay the same,
+    /// so states outlive reloads and a flip never recompiles a zone.
     health: Arc<ArcSwap<HealthTable>>,
+    /// The health checkers; they keep state by check name across reloads.
+    monitor: Monitor,
     overrides: Overrides,
     state: Arc<ArcSwap<Snapshot>>,
     entries: HashMap<ZoneKey, Entry>,
@@ -82,10 +86,12 @@ impl Reloader {
         requests: Sender<Request>,
     ) -> Self {
         let config_read = config.source.as_deref().map(Fingerprint::take);
-        let (policy, table) = build_policy(&config);
+        let (policy, _) = build_policy(&config);
+        let monitor = Monitor::start(&config.policy.health, &config.policy.plugins);
         let mut reloader = Self {
             policy: Arc::new(policy),
-            health: Arc::new(ArcSwap::from_pointee(table)),
+            health: monitor.cell(),
+            monitor,
             state: Arc::new(ArcSwap::from_pointee(Snapshot::with_views(
                 Vec::new(),
                 config.edns_udp_size,
@@ -111,6 +117,11 @@ impl Reloader {
 
     pub fn state(&self) -> Arc<ArcSwap<Snapshot>> {
         self.state.clone()
+    }
+
+    /// For the control socket's `health` commands.
+    pub fn health(&self) -> crate::health::Handle {
+        self.monitor.handle()
     }
 
     /// Serves requests until [`Request::Stop`] or every sender is gone.
@@ -218,12 +229,19 @@ impl Reloader {
                     .push(format!("config {}: reloaded", path.display()));
                 tracing::info!(config = %path.display(), "config reloaded");
                 if new.policy != self.config.policy {
-                    // Zones hold indices into the policy config: recompile
-                    // them all against the new one.
-                    let (policy, table) = build_policy(&new);
-                    self.policy = Arc::new(policy);
-                    self.health.store(Arc::new(table));
-                    self.entries.clear();
+                    // Check states carry over by name; a new layout of
+                    // check names comes with a new cell, published with
+                    // the zones compiled against it.
+                    self.health = self
+                        .monitor
+                        .configure(&new.policy.health, &new.policy.plugins);
+                    if new.policy.zones_differ(&self.config.policy) {
+                        // Zones hold indices into the policy config:
+                        // recompile them all against the new one.
+                        let (policy, _) = build_policy(&new);
+                        self.policy = Arc::new(policy);
+                        self.entries.clear();
+                    }
                 }
                 self.config = new;
                 true
@@ -257,6 +275,7 @@ impl Reloader {
             let key = ZoneKey {
                 name: zc.name.clone(),
                 file: zc.file.clone(),
+                dnssec: zc.dnssec.clone(),
             };
             if !wanted.insert(key.clone()) {
                 continue; // the same file in several views loads once
@@ -309,7 +328,8 @@ impl Reloader {
     /// on failure the old version stays. Returns whether it replaced.
     fn load(&mut self, key: ZoneKey, label: &str, read: Fingerprint, report: &mut Report) -> bool {
         let started = Instant::now();
-        let result = zone::load_with(&key.name, &key.file, &self.policy);
+        let result = zone::load_with(&key.name, &key.file, &self.policy)
+            .and_then(|built| crate::dnssec::attach(built, key.dnssec.as_ref()));
         let ms = started.elapsed().as_millis() as u64;
         let now = SystemTime::now();
         let entry = self.entries.entry(key.clone()).or_insert_with(|| Entry {
@@ -399,6 +419,7 @@ impl Reloader {
                 .get(&ZoneKey {
                     name: zc.name.clone(),
                     file: zc.file.clone(),
+                    dnssec: zc.dnssec.clone(),
                 })
                 .and_then(|e| e.zone.clone())
         };
@@ -450,6 +471,7 @@ impl Reloader {
                 let e = self.entries.get(&ZoneKey {
                     name: zc.name.clone(),
                     file: zc.file.clone(),
+                    dnssec: zc.dnssec.clone(),
                 })?;
                 Some(ZoneRow {
                     name: zc.name.to_string(),

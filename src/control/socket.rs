@@ -1,5 +1,6 @@
 //! The control socket: a Unix stream socket that `signpostctl` writes one
-//! command line to (`status`, `reload`, `reload ZONE`) and reads the answer
+//! command line to (`status`, `reload`, `reload ZONE`, `health`,
+//! `health set CHECK up|down|auto`) and reads the answer
 //! from, one line each, ending with `OK` or `FAILED`.
 //!
 //! Two locks on the door: the socket file is mode 0600 (only the daemon's
@@ -18,6 +19,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use super::{Board, Request};
+use crate::health::Handle;
 use crate::name::Name;
 
 /// Last line of a successful answer.
@@ -88,6 +90,7 @@ impl Bound {
         &mut self,
         requests: Sender<Request>,
         board: Arc<Mutex<Board>>,
+        health: Handle,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let listener = self.listener.take();
         let owner = self.owner;
@@ -118,8 +121,9 @@ impl Bound {
                 };
                 let requests = requests.clone();
                 let board = board.clone();
+                let health = health.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = client(stream, owner, requests, board).await {
+                    if let Err(e) = client(stream, owner, requests, board, health).await {
                         tracing::debug!("control client: {e}");
                     }
                     drop(permit);
@@ -144,6 +148,7 @@ async fn client(
     owner: u32,
     requests: Sender<Request>,
     board: Arc<Mutex<Board>>,
+    health: Handle,
 ) -> io::Result<()> {
     let uid = stream.peer_cred()?.uid();
     let (reader, mut writer) = stream.into_split();
@@ -173,9 +178,14 @@ async fn client(
             Ok(name) => reload(&requests, Some(name)).await,
             Err(e) => (vec![format!("bad zone name \"{zone}\": {e}")], false),
         },
+        ["health"] => (health.list(), true),
+        ["health", "set", name, state] => match health.set(name, state) {
+            Ok(line) => (vec![line], true),
+            Err(line) => (vec![line], false),
+        },
         _ => (
             vec![format!(
-                "unknown command \"{}\"; try status, reload or reload ZONE",
+                "unknown command \"{}\"; try status, reload, reload ZONE, health or health set CHECK up|down|auto",
                 line.trim()
             )],
             false,

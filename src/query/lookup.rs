@@ -62,6 +62,46 @@ pub struct Answer<'a> {
     pub answer: Vec<Entry<'a>>,
     pub authority: Vec<Entry<'a>>,
     pub additional: Vec<Entry<'a>>,
+    /// Names answered from a wildcard, for the RRSIG labels field and
+    /// the proof that the name itself does not exist (RFC 4035 §3.1.3.3).
+    pub wildcards: Vec<Expansion<'a>>,
+    /// What a negative answer or referral must prove when signed.
+    pub denials: Vec<Denial<'a>>,
+}
+
+/// A name answered through `*.<closest encloser>`.
+#[derive(Debug)]
+pub struct Expansion<'a> {
+    pub zone: &'a Zone,
+    /// The name as looked up, lowercased.
+    pub name: Box<[u8]>,
+    /// The wildcard's own name (`*.…`), a node key.
+    pub source: &'a [u8],
+}
+
+/// The facts the signer turns into NSEC/DS records (RFC 4035 §3.1.3).
+#[derive(Debug)]
+pub enum Denial<'a> {
+    /// `name` exists (or matched `wildcard`) but has no data of `qtype`.
+    NoData {
+        zone: &'a Zone,
+        name: Box<[u8]>,
+        node: &'a Node,
+        qtype: u16,
+        wildcard: Option<&'a [u8]>,
+    },
+    /// `name` does not exist; `encloser` is its closest encloser.
+    NxDomain {
+        zone: &'a Zone,
+        name: Box<[u8]>,
+        encloser: &'a [u8],
+    },
+    /// A referral to `cut`: DS, or proof there is none.
+    Referral {
+        zone: &'a Zone,
+        cut: &'a [u8],
+        node: &'a Node,
+    },
 }
 
 impl<'a> Answer<'a> {
@@ -77,13 +117,14 @@ impl<'a> Answer<'a> {
 enum Found<'a> {
     /// The name exists.
     Exact(&'a Node),
-    /// The name does not exist but `*.<closest encloser>` does.
-    Wildcard(&'a Node),
+    /// The name does not exist but `*.<closest encloser>` (the key) does.
+    Wildcard(&'a [u8], &'a Node),
     /// At or below a delegation point (`key` is the cut).
     Delegation(&'a [u8], &'a Node),
     /// Strictly below a DNAME owner.
     Dname(&'a [u8], &'a Node),
-    NxDomain,
+    /// With the closest encloser, when known.
+    NxDomain(Option<&'a [u8]>),
 }
 
 /// The name currently being looked up: a lowercased key plus how to write it.
@@ -140,17 +181,34 @@ fn resolve_depth<'a>(
     };
     for _ in 0..MAX_CHAIN {
         let next = match find(zone, current.key()) {
-            Found::Exact(node) | Found::Wildcard(node) => {
+            Found::Exact(node) => {
                 let at = At {
                     view,
                     zone,
                     node,
                     depth,
+                    wildcard: None,
+                };
+                answer_node(&at, &current, qtype, env, &mut answer)
+            }
+            Found::Wildcard(source, node) => {
+                answer.wildcards.push(Expansion {
+                    zone,
+                    name: current.key().into(),
+                    source,
+                });
+                let at = At {
+                    view,
+                    zone,
+                    node,
+                    depth,
+                    wildcard: Some(source),
                 };
                 answer_node(&at, &current, qtype, env, &mut answer)
             }
             Found::Delegation(cut, node) => {
                 referral(zone, cut, node, &mut answer);
+                answer.denials.push(Denial::Referral { zone, cut, node });
                 // Only the first name decides AA (RFC 1035 §4.1.1).
                 if answer.answer.is_empty() {
                     answer.authoritative = false;
@@ -162,9 +220,14 @@ fn resolve_depth<'a>(
                 // Asked for the CNAME: the synthesised one is the answer.
                 next.filter(|_| qtype != rtype::CNAME)
             }
-            Found::NxDomain => {
+            Found::NxDomain(encloser) => {
                 answer.rcode = RCODE_NXDOMAIN;
                 negative(zone, &mut answer);
+                answer.denials.push(Denial::NxDomain {
+                    zone,
+                    name: current.key().into(),
+                    encloser: encloser.unwrap_or(zone.apex.as_wire()),
+                });
                 None
             }
         };
@@ -239,14 +302,15 @@ fn find<'a>(zone: &'a Zone, key: &[u8]) -> Found<'a> {
             wild[1] = b'*';
             if let Some(dest) = wild.get_mut(2..2 + ancestor.len()) {
                 dest.copy_from_slice(ancestor);
-                if let Some(node) = zone.node(wild.get(..2 + ancestor.len()).unwrap_or_default()) {
-                    return Found::Wildcard(node);
+                let wild = wild.get(..2 + ancestor.len()).unwrap_or_default();
+                if let Some((source, node)) = zone.node_entry(wild) {
+                    return Found::Wildcard(source, node);
                 }
             }
         }
-        return Found::NxDomain;
+        return Found::NxDomain(Some(ancestor));
     }
-    Found::NxDomain
+    Found::NxDomain(None)
 }
 
 /// For a name at or below occluded data: the topmost delegation or DNAME
@@ -288,7 +352,7 @@ fn find_cut<'a>(zone: &'a Zone, key: &[u8]) -> Found<'a> {
             return Found::Dname(zone.apex.as_wire(), apex);
         }
     }
-    Found::NxDomain
+    Found::NxDomain(None)
 }
 
 /// Answers at a node that exists (or a wildcard standing in for it).
@@ -299,6 +363,8 @@ struct At<'a> {
     zone: &'a Zone,
     node: &'a Node,
     depth: u8,
+    /// The wildcard's name when `node` stands in for the looked-up name.
+    wildcard: Option<&'a [u8]>,
 }
 
 fn answer_node<'a>(
@@ -312,6 +378,11 @@ fn answer_node<'a>(
     if node.has(FLAG_CUT) && qtype != rtype::DS {
         if let Some(cut) = zone.nodes.get_key_value(current.key()) {
             referral(zone, cut.0, node, answer);
+            answer.denials.push(Denial::Referral {
+                zone,
+                cut: cut.0,
+                node,
+            });
             if answer.answer.is_empty() {
                 answer.authoritative = false;
             }
@@ -319,7 +390,14 @@ fn answer_node<'a>(
         return None;
     }
     if qtype == rtype::ANY {
-        return any(zone, node, current, answer);
+        return any(at, current, answer);
+    }
+    // The DNSKEY RRset of a signed zone comes from its key, not the file.
+    if qtype == rtype::DNSKEY && at.wildcard.is_none() && current.key() == zone.apex.as_wire() {
+        if let Some(signer) = &zone.signer {
+            answer.push_answer(current.owner.clone(), &signer.dnskey);
+            return None;
+        }
     }
     if let Some(rrset) = node.rrset(qtype) {
         answer.push_answer(current.owner.clone(), rrset);
@@ -329,7 +407,7 @@ fn answer_node<'a>(
     if let Some(group) = node.policy(qtype) {
         let sets = select_sets(at, group, qtype, env);
         if sets.is_empty() {
-            negative(zone, answer);
+            nodata(at, current, qtype, answer);
             return None;
         }
         for set in &sets {
@@ -361,7 +439,7 @@ fn answer_node<'a>(
         let len = wire_name_len(target)?;
         return Current::new(target.get(..len)?, Owner::Wire(target.get(..len)?));
     }
-    negative(zone, answer);
+    nodata(at, current, qtype, answer);
     None
 }
 
@@ -453,7 +531,7 @@ fn alias_answer<'a>(
         .filter(|r| r.rtype == qtype)
         .collect();
     if records.is_empty() {
-        negative(at.zone, answer);
+        nodata(at, current, qtype, answer);
         return;
     }
     let ttl = records.iter().map(|r| r.ttl).min().unwrap_or(0);
@@ -466,20 +544,27 @@ fn alias_answer<'a>(
 
 /// RFC 8482 §4.2: one RRset answers ANY, so ANY cannot be used to amplify.
 /// We pick the first RRset of the node in type order, which is stable.
-fn any<'a>(
-    zone: &'a Zone,
-    node: &'a Node,
-    current: &Current<'a>,
-    answer: &mut Answer<'a>,
-) -> Option<Current<'a>> {
-    match node.rrsets.first() {
+fn any<'a>(at: &At<'a>, current: &Current<'a>, answer: &mut Answer<'a>) -> Option<Current<'a>> {
+    match at.node.rrsets.first() {
         Some(rrset) => {
             answer.push_answer(current.owner.clone(), rrset);
-            add_additional(zone, rrset, answer);
+            add_additional(at.zone, rrset, answer);
         }
-        None => negative(zone, answer),
+        None => nodata(at, current, rtype::ANY, answer),
     }
     None
+}
+
+/// NODATA at a node that exists (or a wildcard standing in for it).
+fn nodata<'a>(at: &At<'a>, current: &Current<'a>, qtype: u16, answer: &mut Answer<'a>) {
+    negative(at.zone, answer);
+    answer.denials.push(Denial::NoData {
+        zone: at.zone,
+        name: current.key().into(),
+        node: at.node,
+        qtype,
+        wildcard: at.wildcard,
+    });
 }
 
 /// NXDOMAIN or NODATA: the SOA with the negative TTL in authority.

@@ -17,6 +17,7 @@
 
 pub mod lookup;
 pub mod request;
+pub mod secure;
 pub mod wire;
 
 use crate::policy::select::Env;
@@ -24,6 +25,7 @@ use crate::rtype;
 use crate::snapshot::Snapshot;
 use lookup::{Answer, Entry, Owner, RCODE_FORMERR, RCODE_NOTIMP, RCODE_REFUSED};
 use request::{Edns, Reject, Request};
+use secure::Section;
 use wire::{Full, Writer, FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, OPT_LEN};
 
 /// How the query arrived; it decides the size limit.
@@ -115,7 +117,23 @@ pub fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Ve
     let mut env = Env::new(&snapshot.policy, &health, client_ip, source_prefix);
     let answer = lookup::resolve(view, request.qname.as_wire(), request.qtype, &mut env);
     let scope = env.scope.unwrap_or(0);
-    write_answer(snapshot, &request, flags, &answer, transport, scope, out);
+    let signing = request
+        .edns
+        .is_some_and(|e| e.dnssec_ok)
+        .then_some(secure::Signing {
+            view,
+            qname: request.qname.as_wire(),
+            answer: &answer,
+        });
+    write_answer(
+        snapshot,
+        &request,
+        &answer,
+        signing.as_ref(),
+        transport,
+        scope,
+        out,
+    );
     true
 }
 
@@ -188,12 +206,13 @@ fn size_limit(snapshot: &Snapshot, request: &Request<'_>, transport: Transport) 
 fn write_answer(
     snapshot: &Snapshot,
     request: &Request<'_>,
-    mut flags: u16,
     answer: &Answer<'_>,
+    signing: Option<&secure::Signing<'_, '_>>,
     transport: Transport,
     scope: u8,
     out: &mut Vec<u8>,
 ) {
+    let mut flags = reply_flags(request);
     if answer.authoritative {
         flags |= FLAG_AA;
     }
@@ -202,8 +221,14 @@ fn write_answer(
     let mut w = Writer::new(out, request.id, flags, request.question, limit);
     let question_end = w.len();
 
-    let sections = write_section(&mut w, &answer.answer)
-        .and_then(|an| write_section(&mut w, &answer.authority).map(|ns| (an, ns)));
+    let sections = write_section(&mut w, &answer.answer, signing, Section::Answer).and_then(|an| {
+        let ns = write_section(&mut w, &answer.authority, signing, Section::Authority)?;
+        let proofs = match signing {
+            Some(s) => s.proofs(&mut w)?,
+            None => 0,
+        };
+        Ok((an, ns.saturating_add(proofs)))
+    });
     let additional = match sections {
         Ok((an, ns)) => {
             w.set_count(1, an);
@@ -214,6 +239,14 @@ fn write_answer(
                 match w.rrset(owner_wire(&entry.owner), entry.rrset.get()) {
                     Ok(n) => ar = ar.saturating_add(n),
                     Err(Full) => break,
+                }
+                // RFC 4035 §3.1.1: signatures in additional only as space
+                // permits.
+                if let Some(s) = signing {
+                    match s.sign_entry(&mut w, entry, Section::Additional) {
+                        Ok(n) => ar = ar.saturating_add(n),
+                        Err(Full) => break,
+                    }
                 }
             }
             ar
@@ -231,10 +264,18 @@ fn write_answer(
     finish_opt(&mut w, snapshot, request.edns, additional, scope);
 }
 
-fn write_section(w: &mut Writer<'_>, entries: &[Entry<'_>]) -> Result<u16, Full> {
+fn write_section(
+    w: &mut Writer<'_>,
+    entries: &[Entry<'_>],
+    signing: Option<&secure::Signing<'_, '_>>,
+    section: Section,
+) -> Result<u16, Full> {
     let mut count = 0u16;
     for entry in entries {
         count = count.saturating_add(w.rrset(owner_wire(&entry.owner), entry.rrset.get())?);
+        if let Some(s) = signing {
+            count = count.saturating_add(s.sign_entry(w, entry, section)?);
+        }
     }
     Ok(count)
 }

@@ -242,6 +242,7 @@ impl ZoneBuilder {
                 negative_soa,
                 serial,
                 record_count: self.record_count,
+                signer: None,
             },
             warnings,
         })

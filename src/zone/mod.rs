@@ -176,6 +176,9 @@ pub struct Zone {
     pub negative_soa: Rrset,
     pub serial: u32,
     pub record_count: usize,
+    /// The zone's DNSSEC signer when `dnssec = true` (set after loading,
+    /// before the zone is shared).
+    pub signer: Option<std::sync::Arc<crate::dnssec::Signer>>,
 }
 
 impl Zone {

@@ -6,6 +6,8 @@
 mod basics;
 mod common;
 mod differential;
+mod dnssec;
+mod health;
 mod hostile;
 mod policies;
 mod reload;

@@ -104,6 +104,11 @@ mvdown   IN A   198.51.100.1 ;@ multivalue id=d1 health=down
 mvdown   IN A   198.51.100.2 ;@ multivalue id=d2 health=down
 mvdown   IN A   198.51.100.3 ;@ multivalue id=d3 health=down
 plain    IN A   192.0.2.200
+; ALIAS loops and ALIAS into a CNAME chain.
+loop1    IN ALIAS loop2
+loop2    IN ALIAS loop1
+viacname IN ALIAS cn
+cn    30 IN CNAME plain
 ; Two levels: geolocation picks a continent, failover inside it.
 tree     IN ALIAS eu.tree ;@ geolocation id=eu continent=EU evaluate-health
 tree     IN ALIAS us.tree ;@ geolocation id=rest location=* evaluate-health
@@ -399,6 +404,17 @@ fn alias_at_apex_and_nested_tree() {
     assert!(a[0].starts_with("198.51.100."), "{a:?}");
     assert_eq!(r.answers[0].name.to_string(), "policy.test.");
     assert_eq!(r.answers[0].ttl, 60);
+    // A loop ends in NODATA, not a hang or SERVFAIL.
+    let r = ask_from(udp, "127.0.0.1", "loop1.policy.test.", None);
+    assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+    assert!(r.answers.is_empty());
+    assert_eq!(r.authorities.len(), 1);
+    // Through a CNAME: the final A records under the ALIAS owner, with the
+    // TTL of the records answered (60), the CNAME itself not shown.
+    let r = ask_from(udp, "127.0.0.1", "viacname.policy.test.", None);
+    assert_eq!(addresses(&r), ["192.0.2.200"]);
+    assert_eq!(r.answers.len(), 1);
+    assert_eq!(r.answers[0].name.to_string(), "viacname.policy.test.");
     // The SOA at the apex is still there.
     let soa = common::udp_exchange(udp, &query("policy.test.", RecordType::SOA, true, false));
     assert_eq!(soa.answers.len(), 1);

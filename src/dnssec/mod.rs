@@ -1,0 +1,147 @@
+//! DNSSEC online signing: every answer is signed as it is produced,
+//! because policy answers differ per query and cannot be signed ahead.
+//!
+//! ```text
+//! key directory ─► keys::load ─► Signer (one per signed zone, in Zone) ─┐
+//! query::write_answer (DO=1) ── RRset as answered ─► Signer::rrsig ──────┤
+//!                                                    cache hit? ─► RRSIG │
+//!                                                    miss ─► sign::rrsig_rdata
+//! negative answers / wildcards ─► denial (RFC 4470 NSEC white lies) ─────┘
+//! ```
+//!
+//! This module owns keys, signatures, their cache and NSEC synthesis; the
+//! query path decides *what* to sign (see `query::dnssec_sections`).
+
+// The query path must not panic on any input.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+pub mod cache;
+pub mod denial;
+pub mod keys;
+pub mod sign;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::name::Name;
+use crate::rtype;
+use crate::zone::Rrset;
+
+/// Default signature validity: 14 days from inception.
+pub const DEFAULT_VALIDITY: u64 = 14 * 86400;
+/// Default backdating of the inception, for clients whose clocks are slow.
+pub const DEFAULT_INCEPTION_OFFSET: u64 = 3600;
+/// Default: re-sign when less than this percentage of the validity is left.
+pub const DEFAULT_REFRESH_PERCENT: u8 = 25;
+/// Default bound on cached signatures per zone.
+pub const DEFAULT_CACHE_SIZE: usize = 100_000;
+
+/// Signature timing, from the zone's config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Timing {
+    /// Seconds from inception to expiration.
+    pub validity: u64,
+    /// Seconds the inception is put before the signing time.
+    pub inception_offset: u64,
+    /// Re-sign when less than this percentage of `validity` remains.
+    pub refresh_percent: u8,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            validity: DEFAULT_VALIDITY,
+            inception_offset: DEFAULT_INCEPTION_OFFSET,
+            refresh_percent: DEFAULT_REFRESH_PERCENT,
+        }
+    }
+}
+
+/// Everything needed to sign one zone's answers.
+#[derive(Debug)]
+pub struct Signer {
+    key: keys::SigningKey,
+    /// Lowercased apex: the RRSIG signer name.
+    apex: Vec<u8>,
+    timing: Timing,
+    /// The DNSKEY RRset served at the apex.
+    pub dnskey: Rrset,
+    pub cache: cache::Cache,
+}
+
+impl Signer {
+    pub fn new(apex: &Name, key: keys::SigningKey, timing: Timing) -> Self {
+        let dnskey = Rrset::new(rtype::DNSKEY, keys::DNSKEY_TTL, &[&key.dnskey_rdata]);
+        Self {
+            apex: apex.to_lowercase().as_wire().to_vec(),
+            key,
+            timing,
+            dnskey,
+            cache: cache::Cache::new(DEFAULT_CACHE_SIZE),
+        }
+    }
+
+    pub fn key_tag(&self) -> u16 {
+        self.key.key_tag
+    }
+
+    /// The RRSIG RRset over `rrset` owned by `owner` (lowercased wire, or
+    /// the wildcard `*.…` the RRset was expanded from). `None` only if the
+    /// data cannot be signed; the answer then goes out without it and
+    /// validators treat it as bogus rather than being misled.
+    pub fn rrsig(&self, owner: &[u8], rrset: &Rrset) -> Option<std::sync::Arc<cache::Slot>> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let key = self.cache.key(owner, rrset);
+        self.cache
+            .get_or_sign(key, now, || self.make(owner, rrset, now))
+    }
+
+    fn make(&self, owner: &[u8], rrset: &Rrset, now: u64) -> cache::Signed {
+        let t = self.timing;
+        let inception = now.saturating_sub(t.inception_offset);
+        let expiration = inception.saturating_add(t.validity);
+        let left = t.validity.saturating_mul(u64::from(t.refresh_percent)) / 100;
+        let refresh_at = expiration.saturating_sub(left);
+        // RRSIG times are 32-bit serial numbers (RFC 4034 §3.1.5): the low
+        // 32 bits are what goes on the wire.
+        let validity = sign::Validity {
+            inception: inception as u32,
+            expiration: expiration as u32,
+        };
+        let rrsig = sign::rrsig_rdata(&self.key, &self.apex, owner, rrset, validity)
+            .map(|rdata| Rrset::new(rtype::RRSIG, rrset.ttl, &[&rdata]));
+        cache::Signed { rrsig, refresh_at }
+    }
+}
+
+/// Gives a freshly built zone its signer when the config asks for one.
+/// A missing or unreadable key fails this zone's load, reported at the
+/// `dnssec = true` line of the config; other zones are unaffected.
+pub fn attach(
+    mut built: crate::zone::build::Built,
+    config: Option<&crate::config::DnssecConfig>,
+) -> Result<crate::zone::build::Built, Vec<crate::zonefile::Diagnostic>> {
+    let Some(config) = config else {
+        return Ok(built);
+    };
+    let apex = &built.zone.apex;
+    match keys::load(apex, &config.key_directory) {
+        Ok(key) => {
+            built.zone.signer = Some(std::sync::Arc::new(Signer::new(apex, key, config.timing)));
+            Ok(built)
+        }
+        Err(e) => Err(vec![crate::zonefile::Diagnostic {
+            position: config.position(),
+            message: format!("zone {apex}: cannot sign: {e}"),
+        }]),
+    }
+}

@@ -1,0 +1,210 @@
+//! Supervising one plugin child (see plugin_host.rs for the other end):
+//! start it, poll it every `interval`, and when it fails to load, crashes,
+//! hangs past `timeout` or prints anything outside the protocol, make its
+//! targets unknown, kill it and start it again after a backoff (1 s,
+//! doubling to 60 s, back to 1 s after a good poll).
+
+use std::collections::HashMap;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+use super::check::PluginDef;
+use super::monitor::Shared;
+use super::plugin_host::{FLAG, MAX_REASON, MAX_TARGETS};
+use super::state::Outcome;
+
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Longest protocol line (a state line: target, word, reason, tabs).
+const MAX_LINE: u64 = (signpost_plugin_abi::MAX_TARGET + MAX_REASON + 32) as u64;
+
+pub(super) async fn supervise(shared: Arc<Shared>, def: PluginDef) {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let why = run(&shared, &def, &mut backoff).await;
+        let line = format!(
+            "plugin {}: {why}; restarting in {} s",
+            def.id,
+            backoff.as_secs()
+        );
+        tracing::warn!("{line}");
+        shared.observe_plugin(&def.id, Err(&line));
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Runs one child until it fails; returns why.
+async fn run(shared: &Shared, def: &PluginDef, backoff: &mut Duration) -> String {
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return format!("cannot find the server binary to re-execute: {e}"),
+    };
+    let mut child = match Command::new(exe)
+        .arg(FLAG)
+        .arg(&def.library)
+        .arg(&def.name)
+        .arg(&def.config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => return format!("cannot start the plugin host: {e}"),
+    };
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return "the plugin host has no pipes".into();
+    };
+    let mut reader = BufReader::new(stdout);
+
+    match tokio::time::timeout(def.timeout, read_line(&mut reader)).await {
+        Err(_) => {
+            return ended(
+                &mut child,
+                &format!("did not load within {} s", def.timeout.as_secs_f64()),
+            )
+            .await
+        }
+        Ok(None) => return ended(&mut child, "exited while loading").await,
+        Ok(Some(line)) => {
+            if let Some(message) = line.strip_prefix("error ") {
+                return ended(&mut child, &format!("failed to load: {message}")).await;
+            }
+            let Some(rest) = line.strip_prefix("ready ") else {
+                return ended(
+                    &mut child,
+                    &format!("garbage instead of ready: {}", short(&line)),
+                )
+                .await;
+            };
+            tracing::info!(plugin = %def.id, library = %def.library.display(), "plugin loaded: {rest}");
+        }
+    }
+
+    loop {
+        if stdin.write_all(b"poll\n").await.is_err() || stdin.flush().await.is_err() {
+            return ended(&mut child, "closed its input").await;
+        }
+        match tokio::time::timeout(def.timeout, read_poll(&mut reader)).await {
+            Err(_) => {
+                return ended(
+                    &mut child,
+                    &format!(
+                        "did not answer a poll within {} s",
+                        def.timeout.as_secs_f64()
+                    ),
+                )
+                .await
+            }
+            Ok(Err(why)) => return ended(&mut child, &why).await,
+            Ok(Ok((states, 0))) => {
+                shared.observe_plugin(&def.id, Ok(&states));
+                *backoff = FIRST_BACKOFF;
+            }
+            Ok(Ok((_, rc))) => {
+                shared.observe_plugin(
+                    &def.id,
+                    Err(&format!("plugin {}: poll failed with code {rc}", def.id)),
+                );
+            }
+        }
+        tokio::time::sleep(def.interval).await;
+    }
+}
+
+/// One poll's answer: the states and poll()'s return code.
+async fn read_poll<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+) -> Result<(HashMap<String, (Outcome, String)>, i64), String> {
+    let mut states = HashMap::new();
+    loop {
+        let Some(line) = read_line(reader).await else {
+            return Err("exited during a poll".into());
+        };
+        if let Some(rc) = line.strip_prefix("end ") {
+            return match rc.trim().parse() {
+                Ok(rc) => Ok((states, rc)),
+                Err(_) => Err(format!("garbage: {}", short(&line))),
+            };
+        }
+        if let Some(g) = line.strip_prefix("garbage ") {
+            return Err(format!("reported garbage: {g}"));
+        }
+        let mut parts = line.splitn(4, '\t');
+        let (Some("state"), Some(target), Some(word), reason) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!("garbage: {}", short(&line)));
+        };
+        let outcome = match word {
+            "up" => Outcome::Up,
+            "down" => Outcome::Down,
+            "unknown" => Outcome::Unknown,
+            _ => return Err(format!("garbage: {}", short(&line))),
+        };
+        if !signpost_plugin_abi::valid_target(target) || states.len() >= MAX_TARGETS {
+            return Err(format!("garbage: {}", short(&line)));
+        }
+        states.insert(
+            target.to_string(),
+            (outcome, reason.unwrap_or("").to_string()),
+        );
+    }
+}
+
+/// One line without its newline; None at EOF, on a read error, on a line
+/// longer than MAX_LINE or one that is not UTF-8 (the caller treats all
+/// of those as a broken child).
+async fn read_line<R: AsyncBufRead + Unpin>(reader: &mut R) -> Option<String> {
+    let mut buf = Vec::new();
+    let n = reader
+        .take(MAX_LINE)
+        .read_until(b'\n', &mut buf)
+        .await
+        .ok()?;
+    if n == 0 || buf.last() != Some(&b'\n') {
+        return None;
+    }
+    buf.pop();
+    String::from_utf8(buf).ok()
+}
+
+fn short(line: &str) -> String {
+    super::plugin_host::clean_reason(line)
+        .chars()
+        .take(60)
+        .collect()
+}
+
+/// Kills the child (if it still runs) and says how it ended.
+async fn ended(child: &mut Child, why: &str) -> String {
+    let _ = child.start_kill();
+    match tokio::time::timeout(Duration::from_secs(2), child.wait()).await {
+        Ok(Ok(status)) => format!("{why} ({})", describe(status)),
+        _ => why.to_string(),
+    }
+}
+
+fn describe(status: ExitStatus) -> String {
+    if let Some(sig) = status.signal() {
+        let name = match sig {
+            libc::SIGSEGV => " (SIGSEGV)",
+            libc::SIGABRT => " (SIGABRT, e.g. a panic across the C boundary)",
+            libc::SIGKILL => " (SIGKILL)",
+            libc::SIGBUS => " (SIGBUS)",
+            libc::SIGILL => " (SIGILL)",
+            libc::SIGFPE => " (SIGFPE)",
+            _ => "",
+        };
+        format!("killed by signal {sig}{name}")
+    } else {
+        format!("exit status {}", status.code().unwrap_or(-1))
+    }
+}

@@ -1,0 +1,281 @@
+//! The DNSSEC part of an answer, for queries with DO=1 into signed zones:
+//! an RRSIG after every RRset that RFC 4035 §3.1.1 asks to be signed, and
+//! the NSEC or DS records that negative answers, wildcard answers and
+//! referrals must carry (§3.1.3, §3.1.4).
+//!
+//! [`lookup`](super::lookup) records the facts (wildcard expansions,
+//! denials); this module turns them into records with `dnssec::denial` and
+//! signs them through each zone's `dnssec::Signer` (and its cache).
+
+// The query path must not panic on any input.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+use super::lookup::{Answer, Denial, Entry, Owner};
+use super::wire::{Full, Writer};
+use crate::dnssec::denial;
+use crate::name::MAX_NAME_LEN;
+use crate::rtype;
+use crate::snapshot::View;
+use crate::zone::{Node, Rrset, Zone, FLAG_CUT, FLAG_OCCLUDED};
+
+/// Which section an RRset is written to: glue in additional is never
+/// signed (it is not authoritative data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Answer,
+    Authority,
+    Additional,
+}
+
+/// Signing context for one answer.
+pub struct Signing<'v, 'a> {
+    pub view: &'v View,
+    /// The question name, lowercased.
+    pub qname: &'v [u8],
+    pub answer: &'v Answer<'a>,
+}
+
+/// A lowercased name on the stack.
+struct Lower {
+    buf: [u8; MAX_NAME_LEN],
+    len: usize,
+}
+
+impl Lower {
+    fn new(name: &[u8]) -> Option<Self> {
+        let mut buf = [0u8; MAX_NAME_LEN];
+        let dest = buf.get_mut(..name.len())?;
+        for (d, s) in dest.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        Some(Self {
+            buf,
+            len: name.len(),
+        })
+    }
+
+    fn get(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl Signing<'_, '_> {
+    /// Writes the RRSIG of an entry just written, when its zone is signed
+    /// and the RRset is one that is signed. Returns the records written.
+    pub fn sign_entry(
+        &self,
+        w: &mut Writer<'_>,
+        entry: &Entry<'_>,
+        section: Section,
+    ) -> Result<u16, Full> {
+        let written = match &entry.owner {
+            Owner::Question => None,
+            Owner::Wire(name) => Some(*name),
+            Owner::Owned(name) => Some(name.as_wire()),
+        };
+        let Some(lower) = Lower::new(written.unwrap_or(self.qname)) else {
+            return Ok(0);
+        };
+        let lower = lower.get();
+        let Some(zone) = self.view.find_zone(lower) else {
+            return Ok(0);
+        };
+        let Some(signer) = &zone.signer else {
+            return Ok(0);
+        };
+        let rrset = entry.rrset.get();
+        let at_apex = lower == zone.apex.as_wire();
+        // RFC 4035 §2.2: the NS RRset of a delegation is not signed; nor
+        // is glue (data at or below a cut).
+        if rrset.rtype == rtype::NS && !at_apex {
+            return Ok(0);
+        }
+        if section == Section::Additional {
+            let glue = zone
+                .node(lower)
+                .is_none_or(|n| n.has(FLAG_OCCLUDED) || n.has(FLAG_CUT));
+            if glue {
+                return Ok(0);
+            }
+        }
+        // A wildcard expansion is signed as the wildcard (labels field).
+        let owner = self
+            .answer
+            .wildcards
+            .iter()
+            .find(|e| std::ptr::eq(e.zone, zone) && &*e.name == lower)
+            .map_or(lower, |e| e.source);
+        let Some(slot) = signer.rrsig(owner, rrset) else {
+            return Ok(0);
+        };
+        match slot.get().and_then(|s| s.rrsig.as_ref()) {
+            Some(rrsig) => w.rrset(written, rrsig),
+            None => Ok(0),
+        }
+    }
+
+    /// The NSEC and DS records (with their RRSIGs) that prove the negative
+    /// parts of the answer. Written at the end of the authority section.
+    pub fn proofs(&self, w: &mut Writer<'_>) -> Result<u16, Full> {
+        let mut records: Vec<(&Zone, Vec<u8>, Rrset)> = Vec::new();
+        for d in &self.answer.denials {
+            match d {
+                Denial::NoData {
+                    zone,
+                    name,
+                    node,
+                    qtype,
+                    wildcard,
+                } => {
+                    if zone.signer.is_none() {
+                        continue;
+                    }
+                    let at = wildcard.unwrap_or(name);
+                    let types = node_types(zone, at, node, Some(*qtype));
+                    let next = denial::first_child(at);
+                    records.push((zone, at.to_vec(), nsec(zone, &next, types)));
+                    if wildcard.is_some() {
+                        if let Some(source) = wildcard {
+                            cover_below(&mut records, zone, name, parent(source));
+                        }
+                    }
+                }
+                Denial::NxDomain {
+                    zone,
+                    name,
+                    encloser,
+                } => {
+                    if zone.signer.is_none() {
+                        continue;
+                    }
+                    cover_below(&mut records, zone, name, encloser);
+                    let mut wild = Vec::with_capacity(encloser.len() + 2);
+                    wild.extend_from_slice(&[1, b'*']);
+                    wild.extend_from_slice(encloser);
+                    cover(&mut records, zone, &wild, encloser);
+                }
+                Denial::Referral { zone, cut, node } => {
+                    if zone.signer.is_none() {
+                        continue;
+                    }
+                    match node.rrset(rtype::DS) {
+                        Some(ds) => records.push((zone, cut.to_vec(), ds.clone())),
+                        None => {
+                            // RFC 4035 §3.1.4: an insecure delegation is
+                            // proved by the NSEC at the cut without DS.
+                            let types = node_types(zone, cut, node, Some(rtype::DS));
+                            let next = denial::first_child(cut);
+                            records.push((zone, cut.to_vec(), nsec(zone, &next, types)));
+                        }
+                    }
+                }
+            }
+        }
+        // A wildcard answer proves the name itself is absent (§3.1.3.3).
+        for e in &self.answer.wildcards {
+            let nodata = self.answer.denials.iter().any(
+                |d| matches!(d, Denial::NoData { name, wildcard: Some(_), .. } if *name == e.name),
+            );
+            if e.zone.signer.is_some() && !nodata {
+                cover_below(&mut records, e.zone, &e.name, parent(e.source));
+            }
+        }
+        let mut count = 0u16;
+        for (i, (zone, owner, rrset)) in records.iter().enumerate() {
+            let repeat = records
+                .get(..i)
+                .is_some_and(|before| before.iter().any(|(_, o, r)| o == owner && r == rrset));
+            if repeat {
+                continue;
+            }
+            count = count.saturating_add(w.rrset(Some(owner), rrset)?);
+            if let Some(signer) = &zone.signer {
+                if let Some(slot) = signer.rrsig(owner, rrset) {
+                    if let Some(rrsig) = slot.get().and_then(|s| s.rrsig.as_ref()) {
+                        count = count.saturating_add(w.rrset(Some(owner), rrsig)?);
+                    }
+                }
+            }
+        }
+        Ok(count)
+    }
+}
+
+/// The name with its first label removed.
+fn parent(name: &[u8]) -> &[u8] {
+    let skip = name.first().map_or(0, |&l| usize::from(l) + 1);
+    name.get(skip..).unwrap_or_default()
+}
+
+/// An NSEC RRset with the zone's negative TTL (RFC 4035 §2.3, RFC 9077).
+fn nsec(zone: &Zone, next: &[u8], types: Vec<u16>) -> Rrset {
+    Rrset::new(
+        rtype::NSEC,
+        zone.negative_soa.ttl,
+        &[&denial::nsec_rdata(next, types)],
+    )
+}
+
+/// The types an NSEC at `name` lists: what the node can answer (policy
+/// types, A and AAAA where an ALIAS answers them, the served DNSKEY at
+/// the apex), minus `absent`, which the answer just denied. At a cut only
+/// NS and DS are the zone's own data.
+fn node_types(zone: &Zone, name: &[u8], node: &Node, absent: Option<u16>) -> Vec<u16> {
+    let mut types: Vec<u16> = node.rrsets.iter().map(|r| r.rtype).collect();
+    if let Some(groups) = &node.policies {
+        types.extend(groups.iter().map(|g| g.rtype));
+    }
+    if types.contains(&rtype::ALIAS) {
+        types.extend([rtype::A, rtype::AAAA]);
+    }
+    if name == zone.apex.as_wire() && zone.signer.is_some() {
+        types.push(rtype::DNSKEY);
+    } else if node.has(FLAG_CUT) {
+        types.retain(|&t| t == rtype::NS || t == rtype::DS);
+    }
+    types.retain(|&t| Some(t) != absent && t != rtype::ALIAS);
+    types
+}
+
+/// The NSEC covering the name just below `encloser` on the way to `name`.
+fn cover_below<'z>(
+    records: &mut Vec<(&'z Zone, Vec<u8>, Rrset)>,
+    zone: &'z Zone,
+    name: &[u8],
+    encloser: &[u8],
+) {
+    if let Some(child) = denial::child_of_encloser(name, encloser) {
+        cover(records, zone, child, encloser);
+    }
+}
+
+/// A minimally covering NSEC for `missing`, a name directly below
+/// `encloser` that does not exist.
+fn cover<'z>(
+    records: &mut Vec<(&'z Zone, Vec<u8>, Rrset)>,
+    zone: &'z Zone,
+    missing: &[u8],
+    encloser: &[u8],
+) {
+    let next = denial::successor(missing);
+    match denial::predecessor(missing) {
+        Some(owner) => records.push((zone, owner, nsec(zone, &next, Vec::new()))),
+        None => {
+            // No name fits between the encloser and `missing`: the NSEC
+            // is the encloser's own, with its real types.
+            let types = zone
+                .node(encloser)
+                .map(|n| node_types(zone, encloser, n, None))
+                .unwrap_or_default();
+            records.push((zone, encloser.to_vec(), nsec(zone, &next, types)));
+        }
+    }
+}

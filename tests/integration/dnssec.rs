@@ -1,0 +1,312 @@
+//! Issue 7: online DNSSEC signing, checked by an independent validator
+//! (`delv` from BIND) with the zone's key as trust anchor, for both
+//! algorithms; `signpostctl ds` against `dnssec-dsfromkey`.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::{scratch_dir, signpostctl_path, Server};
+
+const ZONE: &str = r#"$ORIGIN example.test.
+$TTL 300
+@       IN SOA ns1 hostmaster 1 3600 600 86400 60
+@       IN NS ns1
+@       IN ALIAS www
+ns1     IN A 192.0.2.53
+www     IN A 192.0.2.1
+www     IN AAAA 2001:db8::1
+*.wild  IN A 192.0.2.7
+alias   IN CNAME www
+chain   IN CNAME alias
+mail    IN MX 10 www
+sub     IN NS ns.sub
+ns.sub  IN A 192.0.2.99
+sec     IN NS ns.sec
+sec     IN DS 12345 13 2 0000000000000000000000000000000000000000000000000000000000000000
+w       IN A 192.0.2.10 ;@ weighted id=a weight=1
+w       IN A 192.0.2.11 ;@ weighted id=b weight=1
+net     IN A 192.0.2.101 ;@ cidr id=one collection=c location=one
+net     IN A 192.0.2.102 ;@ cidr id=other collection=c location=*
+"#;
+
+struct Setup {
+    server: Server,
+    dir: std::path::PathBuf,
+    anchor: std::path::PathBuf,
+}
+
+fn have_delv() -> bool {
+    Command::new("delv").arg("-v").output().is_ok()
+}
+
+/// Starts a server signing example.test with a fresh key; `extra` adds
+/// lines to the zone's `[[zone]]` table.
+fn start(algorithm: &str, extra: &str) -> Setup {
+    let dir = scratch_dir(&format!("dnssec-{algorithm}"));
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    let out = Command::new(signpostctl_path())
+        .args(["keygen", "example.test", "--algorithm", algorithm, "--dir"])
+        .arg(dir.join("keys"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    std::fs::write(dir.join("example.test.zone"), ZONE).unwrap();
+    let config = format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[cidr.c]\none = [\"127.0.0.1/32\"]\n\n[[zone]]\nname = \"example.test\"\nfile = \"example.test.zone\"\ndnssec = true\nkey_directory = \"keys\"\n{extra}\n"
+    );
+    std::fs::write(dir.join("signpost.toml"), config).unwrap();
+    let server = Server::start_args(&[
+        "-c".into(),
+        dir.join("signpost.toml").display().to_string(),
+        "--no-watch".into(),
+        "--control".into(),
+        dir.join("ctl.sock").display().to_string(),
+    ]);
+    // The trust anchor is the DNSKEY as served.
+    let port = server.udp.port().to_string();
+    let dnskey = Command::new("dig")
+        .args([
+            "+short",
+            "@127.0.0.1",
+            "-p",
+            &port,
+            "example.test",
+            "DNSKEY",
+        ])
+        .output()
+        .unwrap();
+    let dnskey = String::from_utf8(dnskey.stdout).unwrap();
+    let fields: Vec<&str> = dnskey.split_whitespace().collect();
+    assert!(fields.len() >= 4, "no DNSKEY served: {dnskey:?}");
+    let anchor = dir.join("anchor.conf");
+    std::fs::write(
+        &anchor,
+        format!(
+            "trust-anchors {{\n example.test. static-key {} {} {} \"{}\";\n}};\n",
+            fields[0],
+            fields[1],
+            fields[2],
+            fields[3..].join("")
+        ),
+    )
+    .unwrap();
+    Setup {
+        server,
+        dir,
+        anchor,
+    }
+}
+
+/// delv's verdict: the output, and whether it says "fully validated".
+fn delv(s: &Setup, source: Option<&str>, name: &str, rtype: &str) -> (bool, String) {
+    let port = s.server.udp.port().to_string();
+    let mut cmd = Command::new("delv");
+    cmd.args(["@127.0.0.1", "-p", &port, "-a"])
+        .arg(&s.anchor)
+        .arg("+root=example.test");
+    if let Some(source) = source {
+        cmd.args(["-b", source]);
+    }
+    let out = cmd.args([name, rtype]).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (text.contains("fully validated"), text)
+}
+
+fn check_all(algorithm: &str) {
+    if !have_delv() {
+        eprintln!("delv not installed (bind9-dnsutils); skipping");
+        return;
+    }
+    let s = start(algorithm, "");
+    let cases = [
+        ("example.test", "DNSKEY", "DNSKEY"),
+        ("www.example.test", "A", "192.0.2.1"),
+        ("mail.example.test", "MX", "10 www.example.test."),
+        // Wildcard expansion: labels field and the proof the name is absent.
+        ("x.wild.example.test", "A", "192.0.2.7"),
+        ("a.b.wild.example.test", "A", "192.0.2.7"),
+        ("chain.example.test", "A", "192.0.2.1"),
+        ("nope.example.test", "A", "NXDOMAIN"),
+        ("deep.nope.example.test", "AAAA", "NXDOMAIN"),
+        ("www.example.test", "TXT", "NXRRSET"),
+        ("x.wild.example.test", "TXT", "NXRRSET"),
+        ("example.test", "MX", "NXRRSET"),
+        // Delegations: delv cannot follow a referral back to the same
+        // server, so the proofs are checked through the DS question the
+        // validator asks: the DS itself, or the NSEC showing there is none.
+        ("sec.example.test", "DS", "DS"),
+        ("sub.example.test", "DS", "NXRRSET"),
+        // Policy answers: weighted, CIDR by source address, ALIAS at apex.
+        ("w.example.test", "A", "192.0.2.1"),
+        ("example.test", "A", "192.0.2.1"),
+        ("example.test", "AAAA", "2001:db8::1"),
+    ];
+    for (name, rtype, expect) in cases {
+        let (ok, text) = delv(&s, None, name, rtype);
+        assert!(
+            ok && text.contains(expect),
+            "{algorithm} {name} {rtype}:\n{text}"
+        );
+    }
+    for (source, expect) in [("127.0.0.1", "192.0.2.101"), ("127.0.0.2", "192.0.2.102")] {
+        let (ok, text) = delv(&s, Some(source), "net.example.test", "A");
+        assert!(
+            ok && text.contains(expect),
+            "{algorithm} cidr from {source}:\n{text}"
+        );
+    }
+    // A key other than the zone's must not validate (the test can fail).
+    let other = scratch_dir(&format!("dnssec-other-{algorithm}"));
+    Command::new(signpostctl_path())
+        .args(["keygen", "example.test", "--algorithm", algorithm, "--dir"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    let key = std::fs::read_dir(&other)
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "key"))
+        .unwrap();
+    let line = std::fs::read_to_string(key.path()).unwrap();
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let wrong = Setup {
+        server: s.server,
+        dir: s.dir.clone(),
+        anchor: s.dir.join("wrong.conf"),
+    };
+    std::fs::write(
+        &wrong.anchor,
+        format!(
+            "trust-anchors {{\n example.test. static-key {} {} {} \"{}\";\n}};\n",
+            f[4],
+            f[5],
+            f[6],
+            f[7..].join("")
+        ),
+    )
+    .unwrap();
+    let (ok, text) = delv(&wrong, None, "www.example.test", "A");
+    assert!(!ok, "validated with a foreign key:\n{text}");
+}
+
+#[test]
+fn delv_validates_ecdsa_p256() {
+    check_all("ecdsap256sha256");
+}
+
+#[test]
+fn delv_validates_ed25519() {
+    check_all("ed25519");
+}
+
+#[test]
+fn expired_signatures_fail_validation() {
+    if !have_delv() {
+        return;
+    }
+    // Inception a day back, valid for an hour: expired 23 hours ago.
+    let s = start(
+        "ecdsap256sha256",
+        "signature_inception_offset = 86400\nsignature_validity = 3600",
+    );
+    let (ok, text) = delv(&s, None, "www.example.test", "A");
+    assert!(!ok, "expired signature validated:\n{text}");
+}
+
+#[test]
+fn no_dnssec_records_without_do() {
+    let s = start("ecdsap256sha256", "");
+    let port = s.server.udp.port().to_string();
+    for flags in [&["+nodnssec"][..], &["+dnssec", "+cd"][..]] {
+        let out = Command::new("dig")
+            .args(["@127.0.0.1", "-p", &port, "nope.example.test", "A"])
+            .args(flags)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let signed = text.contains("RRSIG") && text.contains("NSEC");
+        assert_eq!(signed, flags[0] == "+dnssec", "{flags:?}\n{text}");
+        // An authoritative server never sets AD (RFC 4035 §3.2.3).
+        assert!(!text.contains(" ad;") && !text.contains(" ad "), "{text}");
+    }
+}
+
+#[test]
+fn missing_key_fails_only_that_zone() {
+    let dir = scratch_dir("dnssec-missing");
+    std::fs::write(dir.join("a.zone"), ZONE.replace("example.test.", "a.test.")).unwrap();
+    std::fs::write(dir.join("b.zone"), ZONE.replace("example.test.", "b.test.")).unwrap();
+    let config = "[server]\nlisten = [\"127.0.0.1:0\"]\n[cidr.c]\none = [\"127.0.0.1/32\"]\n\n[[zone]]\nname = \"a.test\"\nfile = \"a.zone\"\ndnssec = true\nkey_directory = \".\"\n\n[[zone]]\nname = \"b.test\"\nfile = \"b.zone\"\n";
+    std::fs::write(dir.join("signpost.toml"), config).unwrap();
+    let mut server = Server::start_args(&[
+        "-c".into(),
+        dir.join("signpost.toml").display().to_string(),
+        "--no-watch".into(),
+        "--control".into(),
+        dir.join("ctl.sock").display().to_string(),
+    ]);
+    let port = server.udp.port().to_string();
+    let out = Command::new("dig")
+        .args(["+short", "@127.0.0.1", "-p", &port, "www.b.test", "A"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "192.0.2.1");
+    assert!(server.is_running());
+    let log = server.stderr();
+    assert!(
+        log.contains("signpost.toml:9:10: zone a.test.: cannot sign: no key"),
+        "{log}"
+    );
+}
+
+#[test]
+fn ds_matches_dnssec_dsfromkey() {
+    let dir = scratch_dir("dnssec-ds");
+    for alg in ["ecdsap256sha256", "ed25519"] {
+        let sub = dir.join(alg);
+        std::fs::create_dir_all(&sub).unwrap();
+        let gen = Command::new(signpostctl_path())
+            .args(["keygen", "Example.Test", "--algorithm", alg, "--dir"])
+            .arg(&sub)
+            .output()
+            .unwrap();
+        assert!(gen.status.success());
+        let ds = Command::new(signpostctl_path())
+            .args(["ds", "example.test", "--dir"])
+            .arg(&sub)
+            .output()
+            .unwrap();
+        let ours = String::from_utf8_lossy(&ds.stdout).trim().to_string();
+        let key = std::fs::read_dir(&sub)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "key"))
+            .unwrap();
+        check_mode(&key);
+        let Ok(theirs) = Command::new("dnssec-dsfromkey")
+            .args(["-2", "-f"])
+            .arg(&key)
+            .arg("example.test")
+            .output()
+        else {
+            eprintln!("dnssec-dsfromkey not installed (bind9-utils); skipping");
+            return;
+        };
+        assert_eq!(
+            ours,
+            String::from_utf8_lossy(&theirs.stdout).trim(),
+            "{alg}"
+        );
+    }
+}
+
+fn check_mode(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{}", path.display());
+}
