@@ -23,7 +23,10 @@ fn main() {
             std::hint::black_box(key.sign(&input));
         }
         let secs = started.elapsed().as_secs_f64();
-        println!("{algorithm:?}: {:.0} signatures/s on one core", f64::from(rounds) / secs);
+        println!(
+            "{algorithm:?}: {:.0} signatures/s on one core",
+            f64::from(rounds) / secs
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -233,7 +233,6 @@ impl ZoneBuilder {
         }
         add_empty_non_terminals(&apex, &mut nodes);
         mark_occluded_and_wildcards(&apex, &mut nodes, &mut warnings, &self.source);
-        nodes.shrink_to_fit();
 
         Ok(Built {
             zone: Zone {
