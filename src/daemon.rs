@@ -69,11 +69,12 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
         }
     };
     if let Some(s) = &mut socket {
-        runtime.spawn(s.serve(
-            control.requests(),
-            control.board.clone(),
-            control.health.clone(),
-        ));
+        runtime.spawn(s.serve(control::socket::Served {
+            requests: control.requests(),
+            board: control.board.clone(),
+            health: control.health.clone(),
+            state: control.state.clone(),
+        }));
         tracing::info!(path = %s.path().display(), "control socket ready");
     }
 

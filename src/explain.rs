@@ -5,6 +5,8 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 use crate::config::Config;
 use crate::health::HealthTable;
 use crate::name::Name;
@@ -12,7 +14,7 @@ use crate::policy::select::Env;
 use crate::policy::PolicyConfig;
 use crate::query::lookup::{self, Entry, Owner};
 use crate::query::{Client, Transport};
-use crate::snapshot::{View, ViewMatch};
+use crate::snapshot::{Snapshot, View, ViewMatch};
 use crate::zonefile::rdata_to_text;
 
 /// The client as given on the command line: `ADDR` or `ADDR/PREFIX` (the
@@ -46,63 +48,57 @@ impl std::str::FromStr for ExplainClient {
     }
 }
 
-/// Loads the config's zones and explains one query. Returns the lines to
-/// print, or every error met while loading.
-pub fn explain(
-    config: &Config,
+impl std::fmt::Display for ExplainClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.ecs_prefix {
+            Some(p) => write!(f, "{}/{p}", self.addr),
+            None => write!(f, "{}", self.addr),
+        }
+    }
+}
+
+/// Explains one query against the zones and health states the running
+/// server holds: the daemon's side of `signpostctl explain`.
+pub fn explain_snapshot(
+    snapshot: &Snapshot,
     qname: &str,
     qtype: u16,
     client: ExplainClient,
-) -> Result<Vec<String>, Vec<String>> {
-    let (policy, health) = config.policy.build().map_err(|e| vec![e])?;
-    let policy = Arc::new(policy);
-    let name =
-        Name::parse(qname, Some(&Name::root())).map_err(|e| vec![format!("{qname}: {e}")])?;
-    let mut errors = Vec::new();
+) -> Result<Vec<String>, String> {
+    let name = Name::parse(qname, Some(&Name::root())).map_err(|e| format!("{qname}: {e}"))?;
     let mut lines = Vec::new();
-
-    // Views in order; a config without views has one that serves everyone.
-    let view_names: Vec<(String, ViewMatch)> = if config.views.is_empty() {
-        vec![(String::new(), ViewMatch::default())]
-    } else {
-        config
-            .views
-            .iter()
-            .map(|v| (v.name.clone(), v.matcher.clone()))
-            .collect()
-    };
+    // The address alone picks the view: explain cannot know which local
+    // address a real query would arrive on, so views that list
+    // destinations are passed over, and said so.
     let as_client = Client {
         addr: std::net::SocketAddr::new(client.addr, 0),
         local: None,
         transport: Transport::Udp,
     };
-    let Some((view_name, matcher)) = view_names.iter().find(|(_, m)| m.matches(&as_client)) else {
+    let mut chosen = None;
+    for view in &snapshot.views {
+        if view.matcher.matches(&as_client) {
+            chosen = Some(view);
+            break;
+        }
+        if !view.matcher.destinations.is_empty()
+            && (ViewMatch {
+                destinations: Vec::new(),
+                ..view.matcher.clone()
+            })
+            .matches(&as_client)
+        {
+            lines.push(format!(
+                "view {}: skipped, it also matches on the local address, which explain does not know",
+                view.name
+            ));
+        }
+    }
+    let Some(view) = chosen else {
         lines.push(format!("client {}: no view matches: REFUSED", client.addr));
         return Ok(lines);
     };
-    lines.push(format!(
-        "view: {}",
-        if view_name.is_empty() {
-            "(default)"
-        } else {
-            view_name
-        }
-    ));
-    let mut zones = Vec::new();
-    for zc in &config.zones {
-        let in_view = zc.views.is_empty() || zc.views.iter().any(|v| v == view_name);
-        if !in_view {
-            continue;
-        }
-        match crate::zone::load_with(&zc.name, &zc.file, &policy) {
-            Ok(built) => zones.push(Arc::new(built.zone)),
-            Err(es) => errors.extend(es.iter().map(ToString::to_string)),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let view = View::new(view_name.clone(), matcher.clone(), zones);
+    lines.push(format!("view: {}", view.name));
     let lower = name.to_lowercase();
     match view.find_zone(lower.as_wire()) {
         Some(zone) => lines.push(format!("zone: {} (serial {})", zone.apex, zone.serial)),
@@ -116,9 +112,10 @@ pub fn explain(
         Some(p) => format!("client: {}/{p} (as EDNS Client Subnet)", client.addr),
         None => format!("client: {} (source address)", client.addr),
     });
+    let health = snapshot.health.load();
     explain_in(
-        &view,
-        &policy,
+        view,
+        &snapshot.policy,
         &health,
         &lower,
         qtype,
@@ -127,6 +124,49 @@ pub fn explain(
         &mut lines,
     );
     Ok(lines)
+}
+
+/// Explains one query from the files alone, with the config's initial
+/// health states: for when no server is running, or to try a change
+/// before reloading it. Returns every error met while loading.
+pub fn explain(
+    config: &Config,
+    qname: &str,
+    qtype: u16,
+    client: ExplainClient,
+) -> Result<Vec<String>, Vec<String>> {
+    let (policy, health) = config.policy.build().map_err(|e| vec![e])?;
+    let policy = Arc::new(policy);
+    let mut errors = Vec::new();
+    let mut zones = Vec::new();
+    for zc in &config.zones {
+        match crate::zone::load_with(&zc.name, &zc.file, &policy) {
+            Ok(built) => zones.push((zc, Arc::new(built.zone))),
+            Err(es) => errors.extend(es.iter().map(ToString::to_string)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let in_view = |view: &str| -> Vec<Arc<crate::zone::Zone>> {
+        zones
+            .iter()
+            .filter(|(zc, _)| zc.views.is_empty() || zc.views.iter().any(|v| v == view))
+            .map(|(_, zone)| zone.clone())
+            .collect()
+    };
+    let views = if config.views.is_empty() {
+        vec![View::new("default", ViewMatch::default(), in_view(""))]
+    } else {
+        config
+            .views
+            .iter()
+            .map(|v| View::new(v.name.clone(), v.matcher.clone(), in_view(&v.name)))
+            .collect()
+    };
+    let snapshot = Snapshot::with_views(views, config.edns_udp_size)
+        .with_policy(policy, Arc::new(ArcSwap::from_pointee(health)));
+    explain_snapshot(&snapshot, qname, qtype, client).map_err(|e| vec![e])
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -81,13 +81,13 @@ enum Command {
         /// Client Subnet).
         #[arg(long, value_name = "ADDR[/PREFIX]")]
         client: signpost::explain::ExplainClient,
-        #[arg(
-            short,
-            long,
-            value_name = "FILE",
-            default_value = "/etc/signpost/signpost.toml"
-        )]
-        config: PathBuf,
+        /// Load the config's files and use its initial health states
+        /// instead of asking the running server (which is what happens
+        /// anyway when no server answers).
+        #[arg(long)]
+        offline: bool,
+        #[command(flatten)]
+        control: ControlArgs,
     },
 }
 
@@ -150,8 +150,9 @@ fn main() -> ExitCode {
             name,
             rtype,
             client,
-            config,
-        } => explain(&config, &name, &rtype, client),
+            offline,
+            control,
+        } => explain(&control, &name, &rtype, client, offline),
     }
 }
 
@@ -159,27 +160,10 @@ fn main() -> ExitCode {
 /// server reports success, 1 when it reports a failure, 2 when it cannot be
 /// reached.
 fn call_server(args: &ControlArgs, command: &str) -> ExitCode {
-    let path = match &args.control {
-        Some(p) => p.clone(),
-        // Only the socket path is wanted; a config with other problems
-        // still names it, and a missing config means the default.
-        None => match signpost::config::load(&args.config) {
-            Ok(c) => c.control_socket,
-            Err(_) => PathBuf::from(signpost::config::DEFAULT_CONTROL_SOCKET),
-        },
-    };
+    let path = socket_path(args);
     let timeout = std::time::Duration::from_secs(args.timeout.max(1));
     match signpost::control::socket::call(&path, command, timeout) {
-        Ok(answer) => {
-            for line in &answer.lines {
-                println!("{line}");
-            }
-            if answer.ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+        Ok(answer) => print_answer(&answer),
         Err(e) => {
             eprintln!(
                 "signpostctl: cannot talk to signpostd at {}: {e}",
@@ -187,6 +171,29 @@ fn call_server(args: &ControlArgs, command: &str) -> ExitCode {
             );
             ExitCode::from(2)
         }
+    }
+}
+
+fn socket_path(args: &ControlArgs) -> PathBuf {
+    match &args.control {
+        Some(p) => p.clone(),
+        // Only the socket path is wanted; a config with other problems
+        // still names it, and a missing config means the default.
+        None => match signpost::config::load(&args.config) {
+            Ok(c) => c.control_socket,
+            Err(_) => PathBuf::from(signpost::config::DEFAULT_CONTROL_SOCKET),
+        },
+    }
+}
+
+fn print_answer(answer: &signpost::control::socket::Answer) -> ExitCode {
+    for line in &answer.lines {
+        println!("{line}");
+    }
+    if answer.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -319,17 +326,32 @@ fn checkconf(file: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Asks the running server, whose zones and health states are the ones
+/// that answer queries; without one, explains from the files.
 fn explain(
-    file: &Path,
+    control: &ControlArgs,
     name: &str,
     rtype: &str,
     client: signpost::explain::ExplainClient,
+    offline: bool,
 ) -> ExitCode {
     let Some(code) = signpost::zonefile::rtype_from_str(rtype) else {
         eprintln!("signpostctl: unknown record type \"{rtype}\"");
         return ExitCode::from(2);
     };
-    let config = match signpost::config::load(file) {
+    if !offline {
+        let path = socket_path(control);
+        let timeout = std::time::Duration::from_secs(control.timeout.max(1));
+        let command = format!("explain {name} {rtype} {client}");
+        match signpost::control::socket::call(&path, &command, timeout) {
+            Ok(answer) => return print_answer(&answer),
+            Err(e) => eprintln!(
+                "signpostctl: no server at {} ({e}); explaining from the files with the config's initial health states",
+                path.display()
+            ),
+        }
+    }
+    let config = match signpost::config::load(&control.config) {
         Ok(c) => c,
         Err(errors) => {
             for e in &errors {
@@ -340,6 +362,7 @@ fn explain(
     };
     match signpost::explain::explain(&config, name, code, client) {
         Ok(lines) => {
+            println!("source: the files on disk, health states as configured");
             for line in lines {
                 println!("{line}");
             }

@@ -1,6 +1,7 @@
 //! The control socket: a Unix stream socket that `signpostctl` writes one
 //! command line to (`status`, `reload`, `reload ZONE`, `health`,
-//! `health set CHECK up|down|auto`) and reads the answer
+//! `health set CHECK up|down|auto`, `explain NAME TYPE CLIENT`) and reads
+//! the answer
 //! from, one line each, ending with `OK` or `FAILED`.
 //!
 //! Two locks on the door: the socket file is mode 0600 (only the daemon's
@@ -18,9 +19,13 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
+use arc_swap::ArcSwap;
+
 use super::{Board, Request};
+use crate::explain::{explain_snapshot, ExplainClient};
 use crate::health::Handle;
 use crate::name::Name;
+use crate::snapshot::Snapshot;
 
 /// Last line of a successful answer.
 pub const OK: &str = "OK";
@@ -32,6 +37,16 @@ const MAX_COMMAND: u64 = 1024;
 const MAX_CLIENTS: usize = 8;
 /// How long a client may take to send its command.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the commands read and drive.
+#[derive(Clone)]
+pub struct Served {
+    pub requests: Sender<Request>,
+    pub board: Arc<Mutex<Board>>,
+    pub health: Handle,
+    /// The snapshot queries are answered from, for `explain`.
+    pub state: Arc<ArcSwap<Snapshot>>,
+}
 
 /// A bound control socket; removes its file when dropped, unless another
 /// process has replaced it meanwhile.
@@ -45,7 +60,15 @@ pub struct Bound {
 
 /// Binds the control socket at `path`, mode 0600. A stale socket left by a
 /// crashed daemon is replaced; a live one (another daemon answers) is not.
+/// A missing last directory (`/run/signpost` after a reboot, when no
+/// service manager made it) is created, mode 0755.
 pub fn bind(path: &Path) -> io::Result<Bound> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new().mode(0o755).create(dir)?;
+        }
+    }
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
             return Err(io::Error::new(
@@ -88,9 +111,7 @@ impl Bound {
     /// runtime; call once.
     pub fn serve(
         &mut self,
-        requests: Sender<Request>,
-        board: Arc<Mutex<Board>>,
-        health: Handle,
+        served: Served,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let listener = self.listener.take();
         let owner = self.owner;
@@ -119,11 +140,9 @@ impl Bound {
                 let Ok(permit) = slots.clone().try_acquire_owned() else {
                     continue; // dropping the stream closes it
                 };
-                let requests = requests.clone();
-                let board = board.clone();
-                let health = health.clone();
+                let served = served.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = client(stream, owner, requests, board, health).await {
+                    if let Err(e) = client(stream, owner, served).await {
                         tracing::debug!("control client: {e}");
                     }
                     drop(permit);
@@ -143,13 +162,13 @@ impl Drop for Bound {
     }
 }
 
-async fn client(
-    stream: tokio::net::UnixStream,
-    owner: u32,
-    requests: Sender<Request>,
-    board: Arc<Mutex<Board>>,
-    health: Handle,
-) -> io::Result<()> {
+async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> io::Result<()> {
+    let Served {
+        requests,
+        board,
+        health,
+        state,
+    } = served;
     let uid = stream.peer_cred()?.uid();
     let (reader, mut writer) = stream.into_split();
     // The command is read even from a client about to be refused: closing
@@ -183,9 +202,10 @@ async fn client(
             Ok(line) => (vec![line], true),
             Err(line) => (vec![line], false),
         },
+        ["explain", name, rtype, client] => explain(&state, name, rtype, client),
         _ => (
             vec![format!(
-                "unknown command \"{}\"; try status, reload, reload ZONE, health or health set CHECK up|down|auto",
+                "unknown command \"{}\"; try status, reload, reload ZONE, health, health set CHECK up|down|auto or explain NAME TYPE CLIENT",
                 line.trim()
             )],
             false,
@@ -200,6 +220,31 @@ async fn client(
     text.push('\n');
     writer.write_all(text.as_bytes()).await?;
     writer.shutdown().await
+}
+
+fn explain(
+    state: &ArcSwap<Snapshot>,
+    name: &str,
+    rtype: &str,
+    client: &str,
+) -> (Vec<String>, bool) {
+    let Some(qtype) = crate::zonefile::rtype_from_str(rtype) else {
+        return (vec![format!("unknown record type \"{rtype}\"")], false);
+    };
+    let client: ExplainClient = match client.parse() {
+        Ok(c) => c,
+        Err(e) => return (vec![e], false),
+    };
+    match explain_snapshot(&state.load(), name, qtype, client) {
+        Ok(mut lines) => {
+            lines.insert(
+                0,
+                "source: the running server's zones and live health states".into(),
+            );
+            (lines, true)
+        }
+        Err(e) => (vec![e], false),
+    }
 }
 
 async fn reload(requests: &Sender<Request>, zone: Option<Name>) -> (Vec<String>, bool) {

@@ -18,6 +18,9 @@ const CONFIG: &str = r#"
 listen = ["127.0.0.1:0"]
 workers = 1
 
+[control]
+socket = "DIR/control.sock"
+
 [geo]
 database = "GEO"
 
@@ -126,7 +129,9 @@ struct Setup {
 fn start() -> Setup {
     let dir = common::scratch_dir("policies");
     let geo = common::repo_path("tests/data/geo/test-city.mmdb");
-    let config = CONFIG.replace("GEO", &geo.display().to_string());
+    let config = CONFIG
+        .replace("GEO", &geo.display().to_string())
+        .replace("DIR", &dir.display().to_string());
     std::fs::write(dir.join("signpost.toml"), config).unwrap();
     std::fs::write(dir.join("policy.test.zone"), ZONE).unwrap();
     let server =
@@ -516,7 +521,8 @@ fn explain_shows_each_decision() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     for want in [
-        "view: (default)",
+        "source: the running server's zones and live health states",
+        "view: default",
         "zone: policy.test.",
         "client: 192.0.2.0/24 (as EDNS Client Subnet)",
         "geolocation policy",
@@ -529,6 +535,52 @@ fn explain_shows_each_decision() {
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
+}
+
+fn explain(s: &Setup, name: &str, client: &str, offline: bool) -> String {
+    let mut cmd = std::process::Command::new(common::signpostctl_path());
+    cmd.args(["explain", name, "A", "--client", client, "-c"])
+        .arg(s._dir.join("signpost.toml"));
+    if offline {
+        cmd.arg("--offline");
+    }
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    text
+}
+
+/// Explain asks the running server, so an operator's override shows up at
+/// once; `--offline` reads the files and the configured states instead.
+#[test]
+fn explain_uses_live_health_states() {
+    let s = start();
+    let before = explain(&s, "fo-down.policy.test", "127.0.0.1", false);
+    assert!(
+        before.contains("answer: fo-down.policy.test. 60 IN A 192.0.2.2"),
+        "{before}"
+    );
+    let out = std::process::Command::new(common::signpostctl_path())
+        .args(["health", "set", "down", "up", "--control"])
+        .arg(s._dir.join("control.sock"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let live = explain(&s, "fo-down.policy.test", "127.0.0.1", false);
+    assert!(live.contains("live health states"), "{live}");
+    assert!(
+        live.contains("answer: fo-down.policy.test. 60 IN A 192.0.2.1"),
+        "{live}"
+    );
+    // The server itself answers the same.
+    let reply = ask_from(s.server.udp, "127.0.0.1", "fo-down.policy.test.", None);
+    assert_eq!(addresses(&reply), ["192.0.2.1"]);
+    let offline = explain(&s, "fo-down.policy.test", "127.0.0.1", true);
+    assert!(offline.contains("the files on disk"), "{offline}");
+    assert!(
+        offline.contains("answer: fo-down.policy.test. 60 IN A 192.0.2.2"),
+        "{offline}"
+    );
 }
 
 /// The `explain` example of signpostctl(8), run against the shipped
