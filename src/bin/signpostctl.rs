@@ -216,6 +216,18 @@ fn keygen(zone: &str, algorithm: &str, dir: &Path) -> ExitCode {
         eprintln!("unknown algorithm \"{algorithm}\"; use ecdsap256sha256 or ed25519");
         return ExitCode::from(2);
     };
+    // A second key would make the zone fail to load at its next reload
+    // (one key per zone; there is no rollover yet).
+    match keys::load(&name, dir) {
+        Ok(_) | Err(keys::KeyError::Several { .. } | keys::KeyError::Invalid { .. }) => {
+            eprintln!(
+                "zone {name} already has a key in {}; to replace it, remove it first: without a rollover, answers fail validation until the parent has the new DS",
+                dir.display()
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(_) => {}
+    }
     match keys::generate(&name, alg, dir) {
         Ok((key, path)) => {
             println!("{}", path.display());

@@ -122,6 +122,7 @@ fn check_all(algorithm: &str) {
         return;
     }
     let s = start(algorithm, "");
+    ds_matches_served_dnskey(&s);
     let cases = [
         ("example.test", "DNSKEY", "DNSKEY"),
         ("www.example.test", "A", "192.0.2.1"),
@@ -275,6 +276,15 @@ fn ds_matches_dnssec_dsfromkey() {
             .output()
             .unwrap();
         assert!(gen.status.success());
+        // A second key would break the zone at its next load: refused.
+        let again = Command::new(signpostctl_path())
+            .args(["keygen", "example.test", "--dir"])
+            .arg(&sub)
+            .output()
+            .unwrap();
+        assert!(!again.status.success());
+        assert!(String::from_utf8_lossy(&again.stderr).contains("already has a key"));
+        assert_eq!(std::fs::read_dir(&sub).unwrap().count(), 2);
         let ds = Command::new(signpostctl_path())
             .args(["ds", "example.test", "--dir"])
             .arg(&sub)
@@ -303,6 +313,51 @@ fn ds_matches_dnssec_dsfromkey() {
             "{alg}"
         );
     }
+}
+
+/// `signpostctl ds` gives the parent what `dnssec-dsfromkey` computes from
+/// the DNSKEY RRset the server actually serves.
+fn ds_matches_served_dnskey(s: &Setup) {
+    let port = s.server.udp.port().to_string();
+    let served = Command::new("dig")
+        .args([
+            "+noall",
+            "+answer",
+            "@127.0.0.1",
+            "-p",
+            &port,
+            "example.test",
+            "DNSKEY",
+        ])
+        .output()
+        .unwrap();
+    let served_file = s.dir.join("served-dnskey.zone");
+    std::fs::write(&served_file, &served.stdout).unwrap();
+    let Ok(theirs) = Command::new("dnssec-dsfromkey")
+        .args(["-2", "-f"])
+        .arg(&served_file)
+        .arg("example.test")
+        .output()
+    else {
+        eprintln!("dnssec-dsfromkey not installed (bind9-utils); skipping");
+        return;
+    };
+    assert!(theirs.status.success(), "{theirs:?}");
+    let ours = Command::new(signpostctl_path())
+        .args(["ds", "example.test", "--dir"])
+        .arg(s.dir.join("keys"))
+        .output()
+        .unwrap();
+    assert!(ours.status.success(), "{ours:?}");
+    let normalize = |b: &[u8]| {
+        String::from_utf8_lossy(b)
+            .split_whitespace()
+            .map(str::to_ascii_uppercase)
+            .collect::<Vec<_>>()
+    };
+    let theirs = normalize(&theirs.stdout);
+    assert!(theirs.len() >= 7, "{theirs:?}");
+    assert_eq!(normalize(&ours.stdout), theirs);
 }
 
 fn check_mode(path: &Path) {
