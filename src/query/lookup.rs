@@ -399,6 +399,26 @@ fn answer_node<'a>(
             return None;
         }
     }
+    // In a signed zone NSEC and RRSIG records are made per answer, so the
+    // node holds none; asked for by type, they are made here. A NODATA
+    // would contradict its own proof, whose bitmap lists both types.
+    if zone.signer.is_some() && at.wildcard.is_none() {
+        if qtype == rtype::NSEC {
+            let nsec = super::secure::own_nsec(zone, current.key(), node);
+            answer.answer.push(Entry {
+                owner: current.owner.clone(),
+                rrset: RrsetRef::Owned(nsec),
+            });
+            return None;
+        }
+        if qtype == rtype::RRSIG {
+            let before = answer.answer.len();
+            signatures(at, current, env, answer);
+            if answer.answer.len() > before {
+                return None;
+            }
+        }
+    }
     if let Some(rrset) = node.rrset(qtype) {
         answer.push_answer(current.owner.clone(), rrset);
         add_additional(zone, rrset, answer);
@@ -441,6 +461,49 @@ fn answer_node<'a>(
     }
     nodata(at, current, qtype, answer);
     None
+}
+
+/// The answer to a question for type RRSIG in a signed zone: the
+/// signature over each RRset the name holds, as this client would get it
+/// (policy sets chosen for it; ALIAS answers, which depend on their target
+/// zone, are left out).
+fn signatures<'a>(at: &At<'a>, current: &Current<'a>, env: &mut Env<'_>, answer: &mut Answer<'a>) {
+    let Some(signer) = &at.zone.signer else {
+        return;
+    };
+    let owner = current.key();
+    let mut covered: Vec<RrsetRef<'a>> = at
+        .node
+        .rrsets
+        .iter()
+        .filter(|r| r.rtype != rtype::ALIAS)
+        .map(RrsetRef::Zone)
+        .collect();
+    if owner == at.zone.apex.as_wire() {
+        covered.push(RrsetRef::Zone(&signer.dnskey));
+    }
+    for group in at.node.policies.iter().flat_map(|g| g.iter()) {
+        if group.rtype == rtype::ALIAS {
+            continue;
+        }
+        let sets = select_sets(at, group, group.rtype, env);
+        if !sets.is_empty() {
+            covered.push(merge(&sets));
+        }
+    }
+    for rrset in &covered {
+        let signed = signer.rrsig(owner, rrset.get());
+        if let Some(rrsig) = signed
+            .as_ref()
+            .and_then(|s| s.get())
+            .and_then(|s| s.rrsig.clone())
+        {
+            answer.answer.push(Entry {
+                owner: current.owner.clone(),
+                rrset: RrsetRef::Owned(rrsig),
+            });
+        }
+    }
 }
 
 /// The sets a policy picks for this query. ALIAS sets with

@@ -92,6 +92,10 @@ impl Signing<'_, '_> {
             return Ok(0);
         };
         let rrset = entry.rrset.get();
+        // Signatures are not signed (RFC 4035 §2.2).
+        if rrset.rtype == rtype::RRSIG {
+            return Ok(0);
+        }
         let at_apex = lower == zone.apex.as_wire();
         // RFC 4035 §2.2: the NS RRset of a delegation is not signed; nor
         // is glue (data at or below a cut).
@@ -222,6 +226,13 @@ fn nsec(zone: &Zone, next: &[u8], types: Vec<u16>) -> Rrset {
         zone.negative_soa.ttl,
         &[&denial::nsec_rdata(next, types)],
     )
+}
+
+/// The NSEC a name of a signed zone has, as a question for type NSEC gets
+/// it: the next name is the first one below it, which cannot exist.
+pub(super) fn own_nsec(zone: &Zone, name: &[u8], node: &Node) -> Rrset {
+    let next = denial::first_child(name);
+    nsec(zone, &next, node_types(zone, name, node, None))
 }
 
 /// The types an NSEC at `name` lists: what the node can answer (policy

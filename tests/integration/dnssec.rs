@@ -145,6 +145,13 @@ fn check_all(algorithm: &str) {
         ("w.example.test", "A", "192.0.2.1"),
         ("example.test", "A", "192.0.2.1"),
         ("example.test", "AAAA", "2001:db8::1"),
+        // NSEC asked for by type: the name's own, made for the answer.
+        (
+            "www.example.test",
+            "NSEC",
+            "www.example.test. A AAAA RRSIG NSEC",
+        ),
+        ("example.test", "NSEC", "NSEC"),
     ];
     for (name, rtype, expect) in cases {
         let (ok, text) = delv(&s, None, name, rtype);
@@ -159,6 +166,25 @@ fn check_all(algorithm: &str) {
             ok && text.contains(expect),
             "{algorithm} cidr from {source}:\n{text}"
         );
+    }
+    // RRSIG asked for by type (delv does not ask that): one signature per
+    // RRset at the name, policy RRsets as chosen for this client.
+    for (name, want) in [
+        ("example.test", vec!["DNSKEY", "NS", "SOA"]),
+        ("www.example.test", vec!["A", "AAAA"]),
+        ("w.example.test", vec!["A"]),
+    ] {
+        let port = s.server.udp.port().to_string();
+        let out = Command::new("dig")
+            .args(["+norec", "+short", "@127.0.0.1", "-p", &port, name, "RRSIG"])
+            .output()
+            .unwrap();
+        let mut covered: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .collect();
+        covered.sort();
+        assert_eq!(covered, want, "{algorithm} {name} RRSIG");
     }
     // A key other than the zone's must not validate (the test can fail).
     let other = scratch_dir(&format!("dnssec-other-{algorithm}"));
