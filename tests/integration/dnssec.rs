@@ -2,8 +2,13 @@
 //! (`delv` from BIND) with the zone's key as trust anchor, for both
 //! algorithms; `signpostctl ds` against `dnssec-dsfromkey`.
 
+use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Edns, Message};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 
 use crate::common::{scratch_dir, signpostctl_path, Server};
 
@@ -27,6 +32,9 @@ w       IN A 192.0.2.10 ;@ weighted id=a weight=1
 w       IN A 192.0.2.11 ;@ weighted id=b weight=1
 net     IN A 192.0.2.101 ;@ cidr id=one collection=c location=one
 net     IN A 192.0.2.102 ;@ cidr id=other collection=c location=*
+geo     IN A 192.0.2.201 ;@ geolocation id=de country=DE
+geo     IN A 192.0.2.202 ;@ geolocation id=us country=US
+geo     IN A 192.0.2.209 ;@ geolocation id=rest location=*
 "#;
 
 struct Setup {
@@ -51,8 +59,11 @@ fn start(algorithm: &str, extra: &str) -> Setup {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     std::fs::write(dir.join("example.test.zone"), ZONE).unwrap();
+    let geo = crate::common::repo_path("tests/data/geo/test-city.mmdb")
+        .display()
+        .to_string();
     let config = format!(
-        "[server]\nlisten = [\"127.0.0.1:0\"]\n[cidr.c]\none = [\"127.0.0.1/32\"]\n\n[[zone]]\nname = \"example.test\"\nfile = \"example.test.zone\"\ndnssec = true\nkey_directory = \"keys\"\n{extra}\n"
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[geo]\ndatabase = \"{geo}\"\n[cidr.c]\none = [\"127.0.0.1/32\"]\n\n[[zone]]\nname = \"example.test\"\nfile = \"example.test.zone\"\ndnssec = true\nkey_directory = \"keys\"\n{extra}\n"
     );
     std::fs::write(dir.join("signpost.toml"), config).unwrap();
     let server = Server::start_args(&[
@@ -99,7 +110,17 @@ fn start(algorithm: &str, extra: &str) -> Setup {
 
 /// delv's verdict: the output, and whether it says "fully validated".
 fn delv(s: &Setup, source: Option<&str>, name: &str, rtype: &str) -> (bool, String) {
-    let port = s.server.udp.port().to_string();
+    delv_at(s, s.server.udp, source, name, rtype)
+}
+
+fn delv_at(
+    s: &Setup,
+    server: SocketAddr,
+    source: Option<&str>,
+    name: &str,
+    rtype: &str,
+) -> (bool, String) {
+    let port = server.port().to_string();
     let mut cmd = Command::new("delv");
     cmd.args(["@127.0.0.1", "-p", &port, "-a"])
         .arg(&s.anchor)
@@ -165,6 +186,20 @@ fn check_all(algorithm: &str) {
         assert!(
             ok && text.contains(expect),
             "{algorithm} cidr from {source}:\n{text}"
+        );
+    }
+    // Geolocation by EDNS Client Subnet: delv cannot send ECS, so it asks
+    // through a relay that adds the option to every query it passes on.
+    for (subnet, expect) in [
+        ("192.0.2.0/24", "192.0.2.201"),
+        ("198.51.100.0/24", "192.0.2.202"),
+        ("100.80.0.0/16", "192.0.2.209"),
+    ] {
+        let relay = ecs_relay(s.server.udp, subnet);
+        let (ok, text) = delv_at(&s, relay, None, "geo.example.test", "A");
+        assert!(
+            ok && text.contains(expect) && text.matches("\tIN\tA\t").count() == 1,
+            "{algorithm} geolocation for {subnet}:\n{text}"
         );
     }
     // RRSIG asked for by type (delv does not ask that): one signature per
@@ -339,6 +374,43 @@ fn ds_matches_dnssec_dsfromkey() {
             "{alg}"
         );
     }
+}
+
+/// A UDP relay on loopback that adds an ECS option for `subnet` to each
+/// query and passes the server's reply back. It stops by itself after two
+/// seconds without traffic.
+fn ecs_relay(server: SocketAddr, subnet: &str) -> SocketAddr {
+    let (addr, prefix) = subnet.split_once('/').unwrap();
+    let subnet = ClientSubnet::new(addr.parse().unwrap(), prefix.parse().unwrap(), 0);
+    let front = UdpSocket::bind("127.0.0.1:0").unwrap();
+    front
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let local = front.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let back = UdpSocket::bind("127.0.0.1:0").unwrap();
+        back.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut last = Instant::now();
+        let mut buf = [0u8; 65535];
+        while last.elapsed() < Duration::from_secs(2) {
+            let Ok((n, client)) = front.recv_from(&mut buf) else {
+                continue;
+            };
+            last = Instant::now();
+            let Ok(mut msg) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let mut edns = msg.edns.clone().unwrap_or_else(Edns::new);
+            edns.options_mut()
+                .insert(EdnsOption::Subnet(subnet.clone()));
+            msg.set_edns(edns);
+            back.send_to(&msg.to_vec().unwrap(), server).unwrap();
+            if let Ok((m, _)) = back.recv_from(&mut buf) {
+                let _ = front.send_to(&buf[..m], client);
+            }
+        }
+    });
+    local
 }
 
 /// `signpostctl ds` gives the parent what `dnssec-dsfromkey` computes from
