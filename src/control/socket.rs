@@ -190,7 +190,9 @@ async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> i
     let (lines, ok) = match words.as_slice() {
         ["status"] => {
             let text = board.lock().map(|b| b.render()).unwrap_or_default();
-            (text.lines().map(str::to_string).collect(), true)
+            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+            lines.extend(signing_lines(&state.load()));
+            (lines, true)
         }
         ["reload"] => reload(&requests, None).await,
         ["reload", zone] => match Name::parse(zone, Some(&Name::root())) {
@@ -220,6 +222,26 @@ async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> i
     text.push('\n');
     writer.write_all(text.as_bytes()).await?;
     writer.shutdown().await
+}
+
+/// Live signing counters, one line per signed zone (a zone in several
+/// views is listed once).
+fn signing_lines(snapshot: &Snapshot) -> Vec<String> {
+    let mut seen: Vec<*const crate::dnssec::Signer> = Vec::new();
+    let mut lines = Vec::new();
+    for view in &snapshot.views {
+        let mut zones: Vec<&crate::zone::Zone> = view.zones.values().map(|z| &**z).collect();
+        zones.sort_by(|a, b| a.apex.to_string().cmp(&b.apex.to_string()));
+        for zone in zones {
+            let Some(signer) = &zone.signer else { continue };
+            if seen.contains(&Arc::as_ptr(signer)) {
+                continue;
+            }
+            seen.push(Arc::as_ptr(signer));
+            lines.push(format!("signing {}: {}", zone.apex, signer.describe()));
+        }
+    }
+    lines
 }
 
 fn explain(

@@ -92,6 +92,21 @@ impl Signer {
         self.key.key_tag
     }
 
+    /// One line for `signpostctl status`: the key and the cache counters.
+    pub fn describe(&self) -> String {
+        let stats = &self.cache.stats;
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        format!(
+            "key tag {} algorithm {}, {} signatures cached, {} hits, {} signed, {} evicted",
+            self.key.key_tag,
+            self.key.algorithm.number(),
+            self.cache.len(),
+            load(&stats.hits),
+            load(&stats.misses),
+            load(&stats.evictions)
+        )
+    }
+
     /// The RRSIG RRset over `rrset` owned by `owner` (lowercased wire, or
     /// the wildcard `*.…` the RRset was expanded from). `None` only if the
     /// data cannot be signed; the answer then goes out without it and

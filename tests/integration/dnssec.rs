@@ -221,6 +221,24 @@ fn check_all(algorithm: &str) {
         covered.sort();
         assert_eq!(covered, want, "{algorithm} {name} RRSIG");
     }
+    // status shows the key and the cache at work: delv asked for the
+    // same RRsets several times.
+    let status = Command::new(signpostctl_path())
+        .args(["status", "--control"])
+        .arg(s.dir.join("ctl.sock"))
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("signing example.test.: key tag "))
+        .unwrap_or_else(|| panic!("no signing line in status:\n{status}"));
+    let count = |what: &str| -> u64 {
+        let words: Vec<&str> = line.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+        let at = words.iter().position(|w| *w == what).unwrap();
+        words[at - 1].parse().unwrap()
+    };
+    assert!(count("hits") > 0 && count("signed") > 0, "{line}");
     // A key other than the zone's must not validate (the test can fail).
     let other = scratch_dir(&format!("dnssec-other-{algorithm}"));
     Command::new(signpostctl_path())
