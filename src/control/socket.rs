@@ -231,7 +231,7 @@ fn signing_lines(snapshot: &Snapshot) -> Vec<String> {
     let mut lines = Vec::new();
     for view in &snapshot.views {
         let mut zones: Vec<&crate::zone::Zone> = view.zones.values().map(|z| &**z).collect();
-        zones.sort_by(|a, b| a.apex.to_string().cmp(&b.apex.to_string()));
+        zones.sort_by_key(|z| z.apex.to_string());
         for zone in zones {
             let Some(signer) = &zone.signer else { continue };
             if seen.contains(&Arc::as_ptr(signer)) {
