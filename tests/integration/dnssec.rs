@@ -419,8 +419,7 @@ fn ecs_relay(server: SocketAddr, subnet: &str) -> SocketAddr {
                 continue;
             };
             let mut edns = msg.edns.clone().unwrap_or_else(Edns::new);
-            edns.options_mut()
-                .insert(EdnsOption::Subnet(subnet.clone()));
+            edns.options_mut().insert(EdnsOption::Subnet(subnet));
             msg.set_edns(edns);
             back.send_to(&msg.to_vec().unwrap(), server).unwrap();
             if let Ok((m, _)) = back.recv_from(&mut buf) {
