@@ -871,3 +871,98 @@ fn man_page_health_examples_parse() {
     }
     assert_eq!(errors.len(), 2, "{errors:?}");
 }
+
+/// A plugin written in C against plugins/abi/include/signpost_plugin.h
+/// works, and the host refuses, with the reason in `signpostctl health`,
+/// one built for another major version and a library without the entry
+/// point.
+#[test]
+fn c_plugins_use_the_header_and_wrong_abis_are_refused() {
+    let dir = scratch_dir("health-c-plugins");
+    let source = |abi: &str, entry: &str| {
+        format!(
+            r#"#include <signpost_plugin.h>
+static int instance;
+static void *create(const char *config, char *error, size_t len) {{
+    (void)config; (void)error; (void)len;
+    return &instance;
+}}
+static int32_t poll(void *inst, signpost_report_fn report, void *sink) {{
+    (void)inst;
+    report(sink, "edge-1", SIGNPOST_UP, "reported from C");
+    report(sink, "edge-2", SIGNPOST_DOWN, "link down");
+    return 0;
+}}
+static void destroy(void *inst) {{ (void)inst; }}
+static const struct signpost_plugin plugin = {{
+    {abi}, sizeof(struct signpost_plugin), "cplug", "1.0", create, poll, destroy
+}};
+const struct signpost_plugin *{entry}(void) {{ return &plugin; }}
+"#
+        )
+    };
+    let build = |name: &str, text: String| -> String {
+        let c = dir.join(format!("{name}.c"));
+        let so = dir.join(format!("lib{name}.so"));
+        std::fs::write(&c, text).unwrap();
+        let out = Command::new("cc")
+            .args(["-shared", "-fPIC", "-Wall", "-Werror", "-I"])
+            .arg(common::repo_path("plugins/abi/include"))
+            .arg("-o")
+            .arg(&so)
+            .arg(&c)
+            .output()
+            .expect("a C compiler (cc), which the Rust toolchain needs anyway");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        so.display().to_string()
+    };
+    let good = build(
+        "good",
+        source("SIGNPOST_PLUGIN_ABI_VERSION", "signpost_health_plugin_v1"),
+    );
+    let future = build("future", source("(2u << 16)", "signpost_health_plugin_v1"));
+    let v2_only = build("v2only", source("(2u << 16)", "signpost_health_plugin_v2"));
+    let plugin = |id: &str, lib: &str, target: &str| {
+        format!(
+            "[plugin.{id}]\nname = \"cplug\"\nlibrary = \"{lib}\"\ninterval = 0.2\ntimeout = 1\n\n\
+             [health.{id}]\ntype = \"plugin\"\nplugin = \"{id}\"\ntarget = \"{target}\"\nunknown = \"down\"\n"
+        )
+    };
+    let checks = [
+        plugin("c1", &good, "edge-1"),
+        plugin("c2", &good, "edge-2"),
+        plugin("future", &future, "edge-1"),
+        plugin("v2only", &v2_only, "edge-1"),
+    ]
+    .concat();
+    let zone = "e IN A 192.0.2.1 ;@ failover id=p role=primary health=future\n\
+                e IN A 192.0.2.2 ;@ failover id=s role=secondary health=c1\n";
+    let s = start("health-c-plugins", &checks, zone);
+    let limit = Duration::from_secs(8);
+    assert!(s.wait_state("c2", "down", limit), "{:?}", s.health());
+    let wants = [
+        ("c1", "reported from C"),
+        ("c2", "link down"),
+        ("future", "built for ABI 2.0, this server speaks 1.x"),
+        ("v2only", "is not a Signpost plugin for ABI 1"),
+    ];
+    let ok = common_wait(limit, || {
+        let h = s.health();
+        wants.iter().all(|(c, why)| h[*c].contains(why))
+    });
+    let h = s.health();
+    assert!(ok, "{h:?}");
+    assert!(h["c1"].starts_with("up auto plugin last=ok"), "{}", h["c1"]);
+    assert!(
+        h["future"].starts_with("down auto plugin last=unknown"),
+        "{}",
+        h["future"]
+    );
+    // The refused plugin's check is down (unknown = "down"): the
+    // secondary, steered by the C plugin, answers.
+    assert_eq!(s.a("e"), ["192.0.2.2"]);
+}
