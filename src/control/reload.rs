@@ -75,6 +75,8 @@ pub struct Reloader {
     watcher: Option<Watcher>,
     /// Normalized paths of every file a reload depends on.
     watched: HashSet<PathBuf>,
+    /// Zones compiled by this reload's config change: not compiled again.
+    fresh: HashSet<ZoneKey>,
 }
 
 impl Reloader {
@@ -104,6 +106,7 @@ impl Reloader {
             requests,
             watcher: None,
             watched: HashSet::new(),
+            fresh: HashSet::new(),
         };
         let mut report = Report {
             ok: true,
@@ -224,6 +227,38 @@ impl Reloader {
                 if let Some(watch) = self.overrides.watch {
                     new.watch = watch;
                 }
+                // Zones hold indices into the policy config: a new one
+                // means recompiling them all, and a config that breaks a
+                // zone being served is refused whole, so that no data is
+                // lost (say a check is renamed but a zone still uses it).
+                let mut recompiled = None;
+                if new.policy != self.config.policy && new.policy.zones_differ(&self.config.policy)
+                {
+                    let policy = Arc::new(build_policy(&new).0);
+                    let results = self.compile_all(&new, &policy);
+                    let mut broken = 0;
+                    for (key, _, (result, _)) in &results {
+                        let served = self.entries.get(key).is_some_and(|e| e.zone.is_some());
+                        if let (true, Err(errors)) = (served, result) {
+                            broken += 1;
+                            for e in errors {
+                                tracing::error!("{e}");
+                                report.lines.push(e.to_string());
+                            }
+                        }
+                    }
+                    if broken > 0 {
+                        let line = format!(
+                            "config {}: not reloaded: {broken} served zones would fail with it (errors above); the previous config and zones stay in force",
+                            path.display()
+                        );
+                        tracing::error!("{line}");
+                        report.lines.push(line);
+                        report.fail();
+                        return false;
+                    }
+                    recompiled = Some((policy, results));
+                }
                 report
                     .lines
                     .push(format!("config {}: reloaded", path.display()));
@@ -235,12 +270,16 @@ impl Reloader {
                     self.health = self
                         .monitor
                         .configure(&new.policy.health, &new.policy.plugins);
-                    if new.policy.zones_differ(&self.config.policy) {
-                        // Zones hold indices into the policy config:
-                        // recompile them all against the new one.
-                        let (policy, _) = build_policy(&new);
-                        self.policy = Arc::new(policy);
-                        self.entries.clear();
+                }
+                if let Some((policy, results)) = recompiled {
+                    self.policy = policy;
+                    let labels: Vec<String> = results
+                        .iter()
+                        .map(|(key, _, _)| zone_label(&key.name, &new.zones, &key.file))
+                        .collect();
+                    for ((key, read, (result, ms)), label) in results.into_iter().zip(labels) {
+                        self.fresh.insert(key.clone());
+                        self.install(key, &label, read, result, ms, report);
                     }
                 }
                 self.config = new;
@@ -280,6 +319,10 @@ impl Reloader {
             if !wanted.insert(key.clone()) {
                 continue; // the same file in several views loads once
             }
+            if self.fresh.contains(&key) {
+                changed = true;
+                continue;
+            }
             let forced = match trigger {
                 Trigger::Zone(name) if **name != zc.name => continue,
                 Trigger::Zone(_) => true,
@@ -317,6 +360,7 @@ impl Reloader {
             };
             changed |= self.load(key, &label, read, report);
         }
+        self.fresh.clear();
         let before = self.entries.len();
         if !matches!(trigger, Trigger::Zone(_)) {
             self.entries.retain(|k, _| wanted.contains(k));
@@ -324,13 +368,48 @@ impl Reloader {
         changed || self.entries.len() != before
     }
 
+    /// Every zone of `config`, each file once, compiled against `policy`
+    /// without touching what serves.
+    fn compile_all(
+        &self,
+        config: &Config,
+        policy: &Arc<PolicyConfig>,
+    ) -> Vec<(ZoneKey, Fingerprint, (Compiled, u64))> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for zc in &config.zones {
+            let key = ZoneKey {
+                name: zc.name.clone(),
+                file: zc.file.clone(),
+                dnssec: zc.dnssec.clone(),
+            };
+            if seen.insert(key.clone()) {
+                let read = Fingerprint::take(&zc.file);
+                let compiled = compile(&key, policy);
+                out.push((key, read, compiled));
+            }
+        }
+        out
+    }
+
     /// Parses and compiles one zone. On success it replaces what served;
     /// on failure the old version stays. Returns whether it replaced.
     fn load(&mut self, key: ZoneKey, label: &str, read: Fingerprint, report: &mut Report) -> bool {
-        let started = Instant::now();
-        let result = zone::load_with(&key.name, &key.file, &self.policy)
-            .and_then(|built| crate::dnssec::attach(built, key.dnssec.as_ref()));
-        let ms = started.elapsed().as_millis() as u64;
+        let (result, ms) = compile(&key, &self.policy);
+        self.install(key, label, read, result, ms, report)
+    }
+
+    /// Puts a compiled zone in place of what served, or reports why not
+    /// and keeps the old version. Returns whether it replaced.
+    fn install(
+        &mut self,
+        key: ZoneKey,
+        label: &str,
+        read: Fingerprint,
+        result: Compiled,
+        ms: u64,
+        report: &mut Report,
+    ) -> bool {
         let now = SystemTime::now();
         let entry = self.entries.entry(key.clone()).or_insert_with(|| Entry {
             zone: None,
@@ -577,6 +656,17 @@ fn describe(m: &ViewMatch) -> String {
 }
 
 /// RFC 1982 serial-number arithmetic: is `a` before `b`?
+type Compiled = Result<zone::build::Built, Vec<crate::zonefile::Diagnostic>>;
+
+/// Parses, compiles and (when configured) attaches the signer of one zone;
+/// also returns the milliseconds it took.
+fn compile(key: &ZoneKey, policy: &Arc<PolicyConfig>) -> (Compiled, u64) {
+    let started = Instant::now();
+    let result = zone::load_with(&key.name, &key.file, policy)
+        .and_then(|built| crate::dnssec::attach(built, key.dnssec.as_ref()));
+    (result, started.elapsed().as_millis() as u64)
+}
+
 fn serial_lt(a: u32, b: u32) -> bool {
     a != b && b.wrapping_sub(a) < 0x8000_0000
 }

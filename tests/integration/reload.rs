@@ -290,6 +290,56 @@ fn broken_config_keeps_the_old_one() {
     assert_eq!(www(&server), ["192.0.2.80"]);
 }
 
+/// A config that is valid on its own but breaks a served zone (a check the
+/// zone uses is renamed away) is refused whole: the zone keeps answering.
+/// Once the config is fixed, it applies.
+#[test]
+fn config_that_breaks_a_served_zone_is_refused() {
+    let dir = common::scratch_dir("reload-conf-zone");
+    let zone = "$ORIGIN example.test.\n$TTL 60\n@ IN SOA ns h 1 3600 600 86400 60\n@ IN NS ns\nns IN A 192.0.2.53\n\
+                www IN A 192.0.2.1 ;@ failover id=p role=primary health=web\n\
+                www IN A 192.0.2.2 ;@ failover id=s role=secondary health=spare\n";
+    std::fs::write(dir.join("example.test.zone"), zone).unwrap();
+    let conf = dir.join("signpost.toml");
+    let good = "[server]\nlisten = [\"127.0.0.1:0\"]\nworkers = 1\nwatch = false\n[control]\nsocket = \"ctl.sock\"\n\
+                [health.web]\nstate = \"up\"\n[health.spare]\nstate = \"up\"\n\
+                [[zone]]\nname = \"example.test\"\nfile = \"example.test.zone\"\n";
+    std::fs::write(&conf, good).unwrap();
+    let server = Server::start_args(&["-c".into(), conf.display().to_string()]);
+    assert_eq!(www(&server), ["192.0.2.1"]);
+    std::fs::write(&conf, good.replace("[health.web]", "[health.website]")).unwrap();
+    let out = ctl(&dir.join("ctl.sock"), &["reload"]);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    let zone_file = dir.join("example.test.zone");
+    assert!(
+        out.stdout.contains(&format!(
+            "{}:6:50: unknown health check \"web\"",
+            zone_file.display()
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("the previous config and zones stay in force"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(www(&server), ["192.0.2.1"]);
+    // The old config is still the one in force: its checks are listed.
+    let health = ctl(&dir.join("ctl.sock"), &["health"]);
+    assert!(health.stdout.contains("web up"), "{}", health.stdout);
+    // Fixed the other way round (web down now): applies.
+    std::fs::write(
+        &conf,
+        good.replacen("state = \"up\"", "state = \"down\"", 1),
+    )
+    .unwrap();
+    let out = ctl(&dir.join("ctl.sock"), &["reload"]);
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert_eq!(www(&server), ["192.0.2.2"]);
+}
+
 #[test]
 fn control_socket_refuses_other_users() {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
