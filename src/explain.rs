@@ -81,15 +81,15 @@ pub fn explain_snapshot(
             chosen = Some(view);
             break;
         }
-        if !view.matcher.destinations.is_empty()
-            && (ViewMatch {
-                destinations: Vec::new(),
-                ..view.matcher.clone()
-            })
-            .matches(&as_client)
-        {
+        let unknowable = !view.matcher.destinations.is_empty() || !view.matcher.keys.is_empty();
+        let by_source = ViewMatch {
+            destinations: Vec::new(),
+            keys: Vec::new(),
+            ..view.matcher.clone()
+        };
+        if unknowable && by_source.matches(&as_client) {
             lines.push(format!(
-                "view {}: skipped, it also matches on the local address, which explain does not know",
+                "view {}: skipped, it also matches on the local address or a TSIG key, which explain does not know",
                 view.name
             ));
         }

@@ -25,5 +25,6 @@ pub mod policy;
 pub mod query;
 pub mod rtype;
 pub mod snapshot;
+pub mod tsig;
 pub mod zone;
 pub mod zonefile;

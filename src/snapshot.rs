@@ -23,8 +23,10 @@ use rustc_hash::FxHashMap;
 use arc_swap::ArcSwap;
 
 use crate::health::HealthTable;
+use crate::name::Name;
 use crate::policy::PolicyConfig;
 use crate::query::Client;
+use crate::tsig::Keyring;
 use crate::zone::Zone;
 
 /// Largest UDP payload we offer in EDNS (the DNS Flag Day 2020 value, and
@@ -40,10 +42,20 @@ pub struct ViewMatch {
     pub sources: Vec<IpNet>,
     /// Local addresses the query arrived on.
     pub destinations: Vec<IpNet>,
+    /// TSIG keys (lowercased names) one of which must have signed the
+    /// request, verified.
+    pub keys: Vec<Name>,
 }
 
 impl ViewMatch {
+    /// Whether an unsigned query from `client` matches.
     pub fn matches(&self, client: &Client) -> bool {
+        self.matches_key(client, None)
+    }
+
+    /// Whether a query from `client` matches; `key` is the lowercased wire
+    /// name of the TSIG key it was signed with, once verified.
+    pub fn matches_key(&self, client: &Client, key: Option<&[u8]>) -> bool {
         let within = |nets: &[IpNet], addr: IpAddr| {
             nets.is_empty() || nets.iter().any(|n| n.contains(&canonical(addr)))
         };
@@ -52,6 +64,8 @@ impl ViewMatch {
                 || client
                     .local
                     .is_some_and(|local| within(&self.destinations, local.ip())))
+            && (self.keys.is_empty()
+                || key.is_some_and(|key| self.keys.iter().any(|k| k.as_wire() == key)))
     }
 }
 
@@ -117,6 +131,8 @@ pub struct Snapshot {
     /// Health states, published apart: a flip is one store into this
     /// cell, shared by every snapshot, and never recompiles a zone.
     pub health: Arc<ArcSwap<HealthTable>>,
+    /// TSIG keys signed requests are checked with.
+    pub keys: Arc<Keyring>,
 }
 
 impl Snapshot {
@@ -138,6 +154,12 @@ impl Snapshot {
         }
     }
 
+    /// The TSIG keys signed requests are verified with.
+    pub fn with_keys(mut self, keys: Arc<Keyring>) -> Self {
+        self.keys = keys;
+        self
+    }
+
     /// Sets the policy config and the shared health cell.
     pub fn with_policy(
         mut self,
@@ -149,7 +171,65 @@ impl Snapshot {
         self
     }
 
+    /// The view for an unsigned query.
     pub fn view_for(&self, client: &Client) -> Option<&View> {
-        self.views.iter().find(|v| v.matcher.matches(client))
+        self.view_for_key(client, None)
+    }
+
+    /// The view for a query signed with the TSIG key named `key` (verified),
+    /// or unsigned when `key` is `None`.
+    pub fn view_for_key(&self, client: &Client, key: Option<&[u8]>) -> Option<&View> {
+        self.views
+            .iter()
+            .find(|v| v.matcher.matches_key(client, key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::Transport;
+    use crate::tsig::{Algorithm, Key};
+
+    fn client(addr: &str) -> Client {
+        Client {
+            addr: std::net::SocketAddr::new(addr.parse().unwrap(), 5300),
+            local: None,
+            transport: Transport::Udp,
+        }
+    }
+
+    #[test]
+    fn views_match_on_verified_key_names() {
+        let keyring = Arc::new(Keyring::new(vec![
+            Key::new(b"\x01a\x00", Algorithm::HmacSha256, &[1; 32]),
+            Key::new(b"\x01b\x00", Algorithm::HmacSha256, &[2; 32]),
+        ]));
+        let keyed = ViewMatch {
+            sources: vec!["10.0.0.0/8".parse().unwrap()],
+            keys: vec![Name::from_wire(b"\x01a\x00").unwrap()],
+            ..ViewMatch::default()
+        };
+        let open = ViewMatch::default();
+        let inside = client("10.1.2.3");
+        assert!(keyed.matches_key(&inside, Some(b"\x01a\x00")));
+        // Unsigned, another key, or the right key from outside: no.
+        assert!(!keyed.matches(&inside));
+        assert!(!keyed.matches_key(&inside, Some(b"\x01b\x00")));
+        assert!(!keyed.matches_key(&client("192.0.2.1"), Some(b"\x01a\x00")));
+        // A view without keys takes signed and unsigned queries alike.
+        assert!(open.matches(&inside) && open.matches_key(&inside, Some(b"\x01b\x00")));
+
+        let snapshot = Snapshot::with_views(
+            vec![View::new("keyed", keyed, []), View::new("open", open, [])],
+            1232,
+        )
+        .with_keys(keyring);
+        assert!(snapshot.keys.get(b"\x01b\x00").is_some());
+        let name =
+            |key: Option<&[u8]>| snapshot.view_for_key(&inside, key).map(|v| v.name.as_str());
+        assert_eq!(name(Some(b"\x01a\x00")), Some("keyed"));
+        assert_eq!(name(Some(b"\x01b\x00")), Some("open"));
+        assert_eq!(name(None), Some("open"));
     }
 }

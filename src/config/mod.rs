@@ -10,12 +10,14 @@ pub mod spec;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
 
 use crate::name::Name;
 use crate::snapshot::{ViewMatch, DEFAULT_EDNS_UDP_SIZE};
+use crate::tsig::{self, Keyring};
 use crate::zonefile::{Diagnostic, Position};
 
 /// One zone to serve.
@@ -76,6 +78,8 @@ pub struct Config {
     pub zones: Vec<ZoneConfig>,
     /// `[[view]]` tables in match order; empty: one view serving everyone.
     pub views: Vec<ViewConfig>,
+    /// `[[key]]` TSIG keys.
+    pub keys: Arc<Keyring>,
     /// Reload when the config or a zone file changes on disk.
     pub watch: bool,
     /// The Unix socket `signpostctl` talks to.
@@ -95,6 +99,7 @@ impl Default for Config {
             tcp_max_connections: spec::DEFAULT_TCP_MAX_CONNECTIONS,
             zones: Vec::new(),
             views: Vec::new(),
+            keys: Arc::default(),
             watch: true,
             control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
             policy: policy::PolicySettings::default(),
@@ -122,9 +127,12 @@ pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
     parse(&text, path)
 }
 
-/// Validates one `[[view]]`.
+/// Validates one `[[view]]`; `declared` holds the names of all `[[key]]`
+/// tables (a key with a bad secret is reported once, where it is defined,
+/// not again in every view).
 fn parse_view(
     view: &spec::View,
+    declared: &[Name],
     at: &dyn Fn(usize, String) -> Diagnostic,
 ) -> Result<ViewConfig, Vec<Diagnostic>> {
     let mut errors = Vec::new();
@@ -154,17 +162,152 @@ fn parse_view(
     };
     let sources = prefixes("match_clients", &view.match_clients);
     let destinations = prefixes("match_destinations", &view.match_destinations);
+    let mut keys: Vec<Name> = Vec::new();
+    if let Some(list) = &view.match_keys {
+        if list.get_ref().is_empty() {
+            errors.push(at(
+                list.span().start,
+                "match_keys = [] matches nothing; leave it out to match signed and unsigned queries"
+                    .into(),
+            ));
+        }
+        for item in list.get_ref() {
+            let text = item.get_ref();
+            match Name::parse(text, Some(&Name::root())) {
+                Ok(name) => {
+                    let name = name.to_lowercase();
+                    if !declared.contains(&name) {
+                        errors.push(at(
+                            item.span().start,
+                            format!("no [[key]] is named \"{text}\""),
+                        ));
+                    } else if !keys.contains(&name) {
+                        keys.push(name);
+                    }
+                }
+                Err(e) => errors.push(at(item.span().start, format!("key name \"{text}\": {e}"))),
+            }
+        }
+    }
     if errors.is_empty() {
         Ok(ViewConfig {
             name: name.to_string(),
             matcher: ViewMatch {
                 sources,
                 destinations,
+                keys,
             },
         })
     } else {
         Err(errors)
     }
+}
+
+/// Secrets shorter than this are refused: 128 bits, the shortest key the
+/// old HMAC-MD5 setups used; `tsig-keygen` makes one as long as the hash.
+const MIN_SECRET_LEN: usize = 16;
+/// Longer than any sane secret: more likely a wrong file.
+const MAX_SECRET_LEN: usize = 512;
+
+/// Validates the `[[key]]` tables. Messages never quote a secret.
+fn parse_keys(keys: &[spec::Key], base: &Path, error: &mut dyn FnMut(usize, String)) -> Keyring {
+    let mut ring: Vec<tsig::Key> = Vec::new();
+    for key in keys {
+        let text = key.name.get_ref();
+        let name = match Name::parse(text, Some(&Name::root())) {
+            Ok(n) => n.to_lowercase(),
+            Err(e) => {
+                error(key.name.span().start, format!("key name \"{text}\": {e}"));
+                continue;
+            }
+        };
+        if ring.iter().any(|k| k.name() == name.as_wire()) {
+            error(
+                key.name.span().start,
+                format!("key \"{name}\" is defined twice"),
+            );
+            continue;
+        }
+        let algorithm = match &key.algorithm {
+            None => tsig::Algorithm::HmacSha256,
+            Some(a) => match tsig::Algorithm::from_name(a.get_ref()) {
+                Some(alg) => alg,
+                None => {
+                    let known = tsig::Algorithm::NAMES.join(", ");
+                    let lower = a.get_ref().to_ascii_lowercase();
+                    let what = if lower.starts_with("hmac-md5") || lower.starts_with("hmac-sha224")
+                    {
+                        "is not supported"
+                    } else {
+                        "is unknown"
+                    };
+                    error(
+                        a.span().start,
+                        format!("algorithm \"{}\" {what}; use one of {known}", a.get_ref()),
+                    );
+                    continue;
+                }
+            },
+        };
+        let (offset, base64) = match (&key.secret, &key.secret_file) {
+            (Some(_), Some(file)) => {
+                error(
+                    file.span().start,
+                    "give either secret or secret_file, not both".into(),
+                );
+                continue;
+            }
+            (None, None) => {
+                error(
+                    key.name.span().start,
+                    format!(
+                        "key \"{name}\" has no secret: set secret (base64, as tsig-keygen prints it) or secret_file"
+                    ),
+                );
+                continue;
+            }
+            (Some(secret), None) => (secret.span().start, secret.get_ref().clone()),
+            (None, Some(file)) => {
+                let path = base.join(file.get_ref());
+                match std::fs::read_to_string(&path) {
+                    Ok(content) => (file.span().start, content),
+                    Err(e) => {
+                        error(
+                            file.span().start,
+                            format!("cannot read secret_file \"{}\": {e}", path.display()),
+                        );
+                        continue;
+                    }
+                }
+            }
+        };
+        let what = if key.secret.is_some() {
+            "secret"
+        } else {
+            "secret_file"
+        };
+        let compact: Vec<u8> = base64
+            .bytes()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        let mut secret = Vec::new();
+        if let Err(e) = crate::zonefile::codec::base64_decode(&compact, &mut secret) {
+            error(offset, format!("{what} is not valid base64: {e}"));
+            continue;
+        }
+        if secret.len() < MIN_SECRET_LEN || secret.len() > MAX_SECRET_LEN {
+            error(
+                offset,
+                format!(
+                    "{what} is {} bytes; a TSIG secret must be {MIN_SECRET_LEN} to {MAX_SECRET_LEN} bytes (tsig-keygen makes one as long as the hash)",
+                    secret.len()
+                ),
+            );
+            continue;
+        }
+        ring.push(tsig::Key::new(name.as_wire(), algorithm, &secret));
+    }
+    Keyring::new(ring)
 }
 
 const NOT_A_PREFIX: &str = "is not an address or prefix like \"192.0.2.0/24\" or \"2001:db8::/32\"";
@@ -277,6 +420,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
             config.control_socket = base.join(socket.get_ref());
         }
     }
+    config.keys = Arc::new(parse_keys(&spec.key, base, &mut |offset, message| {
+        errors.push(at(offset, message))
+    }));
+    let declared_keys: Vec<Name> = spec
+        .key
+        .iter()
+        .filter_map(|k| Name::parse(k.name.get_ref(), Some(&Name::root())).ok())
+        .map(|n| n.to_lowercase())
+        .collect();
     for (i, view) in spec.view.iter().enumerate() {
         let name = view.name.get_ref();
         if spec.view.iter().take(i).any(|o| o.name.get_ref() == name) {
@@ -286,7 +438,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
             ));
             continue;
         }
-        match parse_view(view, &at) {
+        match parse_view(view, &declared_keys, &at) {
             Ok(v) => config.views.push(v),
             Err(mut e) => errors.append(&mut e),
         }

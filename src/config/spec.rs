@@ -19,6 +19,9 @@ pub struct Spec {
     /// Split-horizon views, in match order.
     #[serde(default)]
     pub view: Vec<View>,
+    /// TSIG keys (RFC 8945) views may match on.
+    #[serde(default)]
+    pub key: Vec<Key>,
     #[serde(default)]
     pub control: Control,
     /// Routing policies: see config/policy.rs.
@@ -85,6 +88,37 @@ pub struct View {
     pub match_clients: Option<Spanned<Vec<Spanned<String>>>>,
     /// Local addresses the query must arrive on; absent: any.
     pub match_destinations: Option<Spanned<Vec<Spanned<String>>>>,
+    /// TSIG key names, one of which must have signed the query; absent:
+    /// signed or not, by any key.
+    pub match_keys: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// One `[[key]]`: a TSIG shared secret. Key names are DNS names, often
+/// with dots, so they are a `name` field (as zones and views have) rather
+/// than a table key that would need quoting.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Key {
+    pub name: Spanned<String>,
+    /// `hmac-sha256` (default), `hmac-sha384`, `hmac-sha512`, `hmac-sha1`.
+    pub algorithm: Option<Spanned<String>>,
+    /// Base64, as `tsig-keygen` and `keymgr` print it.
+    pub secret: Option<Spanned<String>>,
+    /// A file holding the base64 secret instead, so the config can be
+    /// readable by more people than the secret.
+    pub secret_file: Option<Spanned<String>>,
+}
+
+/// Never shows the secret.
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Key")
+            .field("name", &self.name)
+            .field("algorithm", &self.algorithm)
+            .field("secret", &self.secret.as_ref().map(|_| "(hidden)"))
+            .field("secret_file", &self.secret_file)
+            .finish()
+    }
 }
 
 /// `[control]`: the Unix socket `signpostctl` talks to.

@@ -527,7 +527,8 @@ impl Reloader {
         };
         self.state.store(Arc::new(
             Snapshot::with_views(views, config.edns_udp_size)
-                .with_policy(self.policy.clone(), self.health.clone()),
+                .with_policy(self.policy.clone(), self.health.clone())
+                .with_keys(config.keys.clone()),
         ));
         self.update_board();
     }
@@ -648,6 +649,10 @@ fn describe(m: &ViewMatch) -> String {
     if !m.destinations.is_empty() {
         parts.push(format!("destinations {}", list(&m.destinations)));
     }
+    if !m.keys.is_empty() {
+        let keys: Vec<String> = m.keys.iter().map(ToString::to_string).collect();
+        parts.push(format!("TSIG keys {}", keys.join(" ")));
+    }
     if parts.is_empty() {
         "every client".into()
     } else {
@@ -655,7 +660,6 @@ fn describe(m: &ViewMatch) -> String {
     }
 }
 
-/// RFC 1982 serial-number arithmetic: is `a` before `b`?
 type Compiled = Result<zone::build::Built, Vec<crate::zonefile::Diagnostic>>;
 
 /// Parses, compiles and (when configured) attaches the signer of one zone;
@@ -667,6 +671,7 @@ fn compile(key: &ZoneKey, policy: &Arc<PolicyConfig>) -> (Compiled, u64) {
     (result, started.elapsed().as_millis() as u64)
 }
 
+/// RFC 1982 serial-number arithmetic: is `a` before `b`?
 fn serial_lt(a: u32, b: u32) -> bool {
     a != b && b.wrapping_sub(a) < 0x8000_0000
 }

@@ -23,6 +23,7 @@ pub mod wire;
 use crate::policy::select::Env;
 use crate::rtype;
 use crate::snapshot::Snapshot;
+use crate::tsig::{self, Signer, Verdict};
 use lookup::{Answer, Entry, Owner, RCODE_FORMERR, RCODE_NOTIMP, RCODE_REFUSED};
 use request::{Edns, Reject, Request};
 use secure::Section;
@@ -47,13 +48,14 @@ pub struct Client {
 
 /// Smallest UDP payload every client accepts (RFC 1035 §4.2.1).
 const MIN_UDP_SIZE: u16 = 512;
+/// NOTAUTH (RFC 8945 §5.2): a TSIG check failed.
+const RCODE_NOTAUTH: u8 = 9;
 /// Extended RCODE BADVERS (16), upper eight bits as carried in OPT.
 const BADVERS_HIGH: u8 = 1;
 
 /// Writes the response to `packet` into `out`. Returns false when the
 /// packet deserves no response at all.
 pub fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Vec<u8>) -> bool {
-    let transport = client.transport;
     let request = match request::parse(packet) {
         Ok(request) => request,
         Err(Reject::Drop) => return false,
@@ -74,7 +76,60 @@ pub fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Ve
             return true;
         }
     };
-    let flags = reply_flags(&request);
+    let Some(rr) = request.tsig else {
+        answer(snapshot, &request, client, None, out);
+        return true;
+    };
+    // Signed (RFC 8945 §5.2): every outcome but FORMERR carries a TSIG RR.
+    let now = tsig::now();
+    match tsig::verify(&snapshot.keys, packet, &rr, now) {
+        Verdict::Valid(signer) => {
+            answer(snapshot, &request, client, Some(&signer), out);
+            signer.sign(out, now);
+        }
+        Verdict::SignedError(signer) => {
+            tracing::debug!(
+                client = %client.addr,
+                error = signer.error(),
+                "TSIG: request time or MAC length refused"
+            );
+            notauth(snapshot, &request, out);
+            signer.sign(out, now);
+        }
+        Verdict::UnsignedError(unsigned) => {
+            tracing::debug!(
+                client = %client.addr,
+                key = %unsigned.key_name(),
+                error = unsigned.error(),
+                "TSIG: unknown key or bad MAC"
+            );
+            notauth(snapshot, &request, out);
+            unsigned.append(out, now);
+        }
+        Verdict::Malformed => {
+            error_reply(
+                out,
+                request.id,
+                reply_flags(&request),
+                request.question,
+                RCODE_FORMERR,
+            );
+        }
+    }
+    true
+}
+
+/// Answers a query that is unsigned (`signer` None) or whose TSIG
+/// verified; the caller signs the result.
+fn answer(
+    snapshot: &Snapshot,
+    request: &Request<'_>,
+    client: &Client,
+    signer: Option<&Signer<'_>>,
+    out: &mut Vec<u8>,
+) {
+    let transport = client.transport;
+    let flags = reply_flags(request);
 
     if let Some(edns) = request.edns {
         if edns.version != 0 {
@@ -82,10 +137,10 @@ pub fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Ve
             let mut w = Writer::new(out, request.id, flags, request.question, usize::MAX);
             w.opt(snapshot.edns_udp_size, BADVERS_HIGH, edns.dnssec_ok, None);
             w.set_count(3, 1);
-            return true;
+            return;
         }
     }
-    if let Some(rcode) = refuse_early(&request) {
+    if let Some(rcode) = refuse_early(request) {
         let mut w = Writer::new(
             out,
             request.id,
@@ -94,15 +149,15 @@ pub fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Ve
             usize::MAX,
         );
         finish_opt(&mut w, snapshot, request.edns, 0, 0);
-        return true;
+        return;
     }
 
-    let Some(view) = snapshot.view_for(client) else {
+    let Some(view) = snapshot.view_for_key(client, signer.map(Signer::key_name)) else {
         // No view serves this client (SPEC §5).
         let flags = flags | u16::from(RCODE_REFUSED);
         let mut w = Writer::new(out, request.id, flags, request.question, usize::MAX);
         finish_opt(&mut w, snapshot, request.edns, 0, 0);
-        return true;
+        return;
     };
     // Policies locate the client by its ECS subnet when it sends one
     // (RFC 7871), else by the source address.
@@ -125,16 +180,26 @@ pub fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Ve
             qname: request.qname.as_wire(),
             answer: &answer,
         });
+    // Room for the TSIG RR, so that a truncated answer is signed too.
+    let limit =
+        size_limit(snapshot, request, transport).saturating_sub(signer.map_or(0, Signer::reserve));
     write_answer(
         snapshot,
-        &request,
+        request,
         &answer,
         signing.as_ref(),
-        transport,
+        limit,
         scope,
         out,
     );
-    true
+}
+
+/// NOTAUTH for a signed request that failed TSIG checks; the caller adds
+/// the TSIG RR carrying the error.
+fn notauth(snapshot: &Snapshot, request: &Request<'_>, out: &mut Vec<u8>) {
+    let flags = reply_flags(request) | u16::from(RCODE_NOTAUTH);
+    let mut w = Writer::new(out, request.id, flags, request.question, usize::MAX);
+    finish_opt(&mut w, snapshot, request.edns, 0, 0);
 }
 
 /// Flags every reply starts with: QR, the opcode, and RD and CD copied
@@ -208,7 +273,7 @@ fn write_answer(
     request: &Request<'_>,
     answer: &Answer<'_>,
     signing: Option<&secure::Signing<'_, '_>>,
-    transport: Transport,
+    limit: usize,
     scope: u8,
     out: &mut Vec<u8>,
 ) {
@@ -217,7 +282,6 @@ fn write_answer(
         flags |= FLAG_AA;
     }
     flags |= u16::from(answer.rcode & 0xf);
-    let limit = size_limit(snapshot, request, transport);
     let mut w = Writer::new(out, request.id, flags, request.question, limit);
     let question_end = w.len();
 

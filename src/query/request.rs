@@ -3,6 +3,8 @@
 //! Only what answering needs is decoded, straight from the packet bytes and
 //! without allocation. Anything malformed is classified so the caller can
 //! drop it (not a query at all) or answer FORMERR / NOTIMP / BADVERS.
+//! A TSIG record is only located here (its checks are in `crate::tsig`),
+//! so an unsigned query pays one type comparison per additional record.
 
 use crate::name::{MAX_LABEL_LEN, MAX_NAME_LEN};
 use crate::rtype;
@@ -67,6 +69,19 @@ pub struct Request<'a> {
     pub qtype: u16,
     pub qclass: u16,
     pub edns: Option<Edns>,
+    /// Where the TSIG record is, when the query is signed.
+    pub tsig: Option<TsigRr>,
+}
+
+/// The position of a request's TSIG record (RFC 8945 §4.2), already known
+/// to be the last record, of class ANY and with TTL 0. Offsets are into the
+/// packet: the MAC covers everything before `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TsigRr {
+    /// Where the owner name (the key name) begins.
+    pub start: usize,
+    /// Where the RDATA begins; it runs to the end of the packet.
+    pub rdata_start: usize,
 }
 
 /// Why a packet is not a query we can answer normally.
@@ -175,11 +190,23 @@ pub fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
         return Err(formerr(Some(question)));
     }
     let mut edns = None;
+    let mut tsig = None;
     let mut at = question_end;
-    for _ in 0..counts[3] {
+    for i in 0..counts[3] {
         let Some(record) = parse_additional(packet, at) else {
             return Err(formerr(Some(question)));
         };
+        if record.rtype == rtype::TSIG {
+            // RFC 8945 §5.2: one TSIG, the last record, class ANY, TTL 0;
+            // anything else is FORMERR.
+            if i + 1 != counts[3] || record.class != rtype::CLASS_ANY || record.ttl != 0 {
+                return Err(formerr(Some(question)));
+            }
+            tsig = Some(TsigRr {
+                start: at,
+                rdata_start: record.end - record.rdata.len(),
+            });
+        }
         at = record.end;
         if record.rtype == rtype::OPT {
             // One OPT, owned by the root (RFC 6891 §6.1.1).
@@ -210,6 +237,7 @@ pub fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
         qtype,
         qclass,
         edns,
+        tsig,
     })
 }
 
@@ -266,6 +294,47 @@ fn parse_additional(packet: &[u8], start: usize) -> Option<AdditionalRecord<'_>>
         rdata,
         end: name_end + 10 + rdlen,
     })
+}
+
+/// Reads a possibly compressed name at `start`, lowercased. Returns it and
+/// the offset just past it where it was written. Every pointer must point
+/// before the label that holds it, which rules out loops.
+pub fn read_name(packet: &[u8], start: usize) -> Option<(NameBuf, usize)> {
+    let mut buf = NameBuf {
+        bytes: [0u8; MAX_NAME_LEN],
+        len: 0,
+    };
+    let mut pos = start;
+    let mut end = None;
+    let mut out = 0usize;
+    loop {
+        let len = *packet.get(pos)?;
+        match len {
+            0..=63 => {
+                let len = usize::from(len);
+                let label = packet.get(pos..pos + 1 + len)?;
+                let dest = buf.bytes.get_mut(out..out + 1 + len)?;
+                for (d, s) in dest.iter_mut().zip(label) {
+                    *d = s.to_ascii_lowercase();
+                }
+                out += 1 + len;
+                pos += 1 + len;
+                if len == 0 {
+                    buf.len = u8::try_from(out).ok()?;
+                    return Some((buf, end.unwrap_or(pos)));
+                }
+            }
+            0xc0..=0xff => {
+                let target = usize::from(be16(packet, pos)? & 0x3fff);
+                if target >= pos {
+                    return None;
+                }
+                end.get_or_insert(pos + 2);
+                pos = target;
+            }
+            _ => return None,
+        }
+    }
 }
 
 /// Skips a possibly compressed name; pointers must point backwards, which
@@ -414,6 +483,24 @@ mod tests {
             opt.extend_from_slice(&bad);
             let p = query(b"\x00", &opt, 1);
             assert!(matches!(parse(&p), Err(Reject::FormErr { .. })), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn reads_compressed_names() {
+        // "foo" + pointer to "example" in the question at offset 16.
+        let mut p = query(b"\x03www\x07example\x00", &[], 0);
+        let at = p.len();
+        p.extend_from_slice(b"\x03FOO\xc0\x10");
+        let (name, end) = read_name(&p, at).unwrap();
+        assert_eq!(name.as_wire(), b"\x03foo\x07example\x00");
+        assert_eq!(end, at + 6);
+        // Pointers forward, to themselves, or past the end: rejected.
+        for bad in [&b"\xc0\x40"[..], b"\x03foo\xc0\x1f", b"\x03foo"] {
+            let mut p = query(b"\x03www\x07example\x00", &[], 0);
+            let at = p.len();
+            p.extend_from_slice(bad);
+            assert!(read_name(&p, at).is_none(), "{bad:?}");
         }
     }
 

@@ -11,7 +11,7 @@
 //! uncompressed wire form. Semantic checks (CNAME beside other data, records
 //! outside the zone, policy annotations) belong to `zone::build`.
 
-mod codec;
+pub(crate) mod codec;
 mod generate;
 mod lexer;
 mod loader;
