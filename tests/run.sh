@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what the tests need (Debian packages: knotd as the reference
-# peer, BIND's zone compiler and dig) and runs the whole test suite.
+# peer, BIND's zone compiler and DNSSEC tools, dig and delv, kdig as a
+# second TSIG checker) and runs the whole test suite.
 set -eu
 cd "$(dirname "$0")/.."
 if command -v apt-get >/dev/null 2>&1; then
@@ -8,6 +9,7 @@ if command -v apt-get >/dev/null 2>&1; then
     command -v knotd >/dev/null 2>&1 || [ -x /usr/sbin/knotd ] || need="$need knot"
     command -v named-compilezone >/dev/null 2>&1 || [ -x /usr/sbin/named-compilezone ] || need="$need bind9-utils"
     command -v dig >/dev/null 2>&1 || need="$need bind9-dnsutils"
+    command -v kdig >/dev/null 2>&1 || need="$need knot-dnsutils"
     if [ -n "$need" ]; then
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -q
