@@ -112,6 +112,9 @@ fn below(n: u64) -> u64 {
     random() % n.max(1)
 }
 
+/// Sets per policy group whose health fits on the stack.
+const INLINE_SETS: usize = 16;
+
 /// Chooses the sets of `group` to answer with. `extra_health` adds the
 /// ALIAS `evaluate-health` verdict of a set. Empty: no set applies (NODATA).
 pub fn select<'g>(
@@ -119,8 +122,18 @@ pub fn select<'g>(
     env: &mut Env<'_>,
     extra_health: &mut dyn FnMut(&PolicySet) -> bool,
 ) -> Vec<&'g PolicySet> {
-    let mut healthy: Vec<bool> = Vec::with_capacity(group.sets.len());
-    for set in &group.sets {
+    // Health of each set, on the stack for the usual handful of sets: this
+    // runs for every policy answer.
+    let mut inline = [false; INLINE_SETS];
+    let mut spilled = Vec::new();
+    let healthy: &mut [bool] = match inline.get_mut(..group.sets.len()) {
+        Some(slots) => slots,
+        None => {
+            spilled.resize(group.sets.len(), false);
+            &mut spilled
+        }
+    };
+    for (set, slot) in group.sets.iter().zip(healthy.iter_mut()) {
         let by_check = set.health.is_none_or(|i| env.health.is_healthy(i));
         let ok = by_check && (!set.evaluate_health || extra_health(set));
         env.note(|| {
@@ -131,19 +144,20 @@ pub fn select<'g>(
                 if ok { "healthy" } else { "unhealthy" }
             )
         });
-        healthy.push(ok);
+        *slot = ok;
     }
+    let healthy: &[bool] = healthy;
     let chosen = match group.kind {
-        Kind::Weighted => weighted(group, &healthy, env),
-        Kind::Failover => failover(group, &healthy),
-        Kind::Geolocation => geolocation(group, &healthy, env),
-        Kind::Geoproximity | Kind::Latency => nearest(group, &healthy, env),
-        Kind::Cidr => cidr(group, &healthy, env),
+        Kind::Weighted => weighted(group, healthy, env),
+        Kind::Failover => failover(group, healthy),
+        Kind::Geolocation => geolocation(group, healthy, env),
+        Kind::Geoproximity | Kind::Latency => nearest(group, healthy, env),
+        Kind::Cidr => cidr(group, healthy, env),
         Kind::Multivalue => {
             if !healthy.iter().any(|&h| h) {
                 env.degraded = true;
             }
-            return multivalue(group, &healthy, env);
+            return multivalue(group, healthy, env);
         }
     };
     if chosen.is_some_and(|i| !healthy.get(i).copied().unwrap_or(false)) {
@@ -210,40 +224,45 @@ fn weight_of(set: &PolicySet) -> u64 {
 /// Probability weight/sum among healthy sets; zero-weight sets only when
 /// every weighted set is down; everything when all are down.
 fn weighted(group: &PolicyGroup, healthy: &[bool], env: &mut Env<'_>) -> Option<usize> {
-    let indexed = || group.sets.iter().enumerate().zip(healthy.iter().copied());
-    let mut pool: Vec<usize> = indexed()
-        .filter(|((_, s), ok)| *ok && weight_of(s) > 0)
-        .map(|((i, _), _)| i)
-        .collect();
-    if pool.is_empty() {
-        pool = indexed()
-            .filter(|((_, s), ok)| *ok && weight_of(s) == 0)
-            .map(|((i, _), _)| i)
-            .collect();
-        if !pool.is_empty() {
-            env.note(|| "  every weighted set is down: using healthy zero-weight sets".into());
+    let ok = |i: usize| healthy.get(i).copied().unwrap_or(false);
+    // The first tier with any member draws; no allocation on this path.
+    let tiers: [&dyn Fn(usize, &PolicySet) -> bool; 3] = [
+        &|i, s| ok(i) && weight_of(s) > 0,
+        &|i, s| ok(i) && weight_of(s) == 0,
+        &|_, _| true,
+    ];
+    for (tier, eligible) in tiers.iter().enumerate() {
+        let members = || {
+            group
+                .sets
+                .iter()
+                .enumerate()
+                .filter(|(i, s)| eligible(*i, s))
+        };
+        let count = members().count();
+        if count == 0 {
+            continue;
         }
-    }
-    if pool.is_empty() {
-        env.note(|| "  every set is down: all count as healthy".into());
-        pool = (0..group.sets.len()).collect();
-    }
-    let weights: Vec<u64> = pool
-        .iter()
-        .map(|&i| group.sets.get(i).map_or(0, weight_of))
-        .collect();
-    let total: u64 = weights.iter().sum();
-    if total == 0 {
-        return pool.get(below(pool.len() as u64) as usize).copied();
-    }
-    let mut draw = below(total);
-    for (&i, &w) in pool.iter().zip(&weights) {
-        if draw < w {
-            return Some(i);
+        match tier {
+            1 => env.note(|| "  every weighted set is down: using healthy zero-weight sets".into()),
+            2 => env.note(|| "  every set is down: all count as healthy".into()),
+            _ => {}
         }
-        draw -= w;
+        let total: u64 = members().map(|(_, s)| weight_of(s)).sum();
+        if total == 0 {
+            return members().nth(below(count as u64) as usize).map(|(i, _)| i);
+        }
+        let mut draw = below(total);
+        for (i, set) in members() {
+            let w = weight_of(set);
+            if draw < w {
+                return Some(i);
+            }
+            draw -= w;
+        }
+        return members().last().map(|(i, _)| i);
     }
-    pool.last().copied()
+    None
 }
 
 fn failover(group: &PolicyGroup, healthy: &[bool]) -> Option<usize> {
@@ -283,21 +302,23 @@ fn geolocation(group: &PolicyGroup, healthy: &[bool], env: &mut Env<'_>) -> Opti
             GeoMatch::Default => Some(3),
         }
     };
-    let mut matches: Vec<(u8, usize)> = group
-        .sets
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| match &s.rule {
-            Rule::Geolocation(m) => rank(m).map(|r| (r, i)),
-            _ => None,
-        })
-        .collect();
-    matches.sort_unstable();
-    matches
-        .iter()
-        .find(|(_, i)| healthy.get(*i).copied().unwrap_or(false))
-        .or(matches.first())
-        .map(|&(_, i)| i)
+    // The most specific matching set that is healthy, else the most
+    // specific matching set at all; ties go to the first in the file.
+    let mut best_healthy: Option<(u8, usize)> = None;
+    let mut best: Option<(u8, usize)> = None;
+    for (i, set) in group.sets.iter().enumerate() {
+        let Rule::Geolocation(m) = &set.rule else {
+            continue;
+        };
+        let Some(r) = rank(m) else { continue };
+        if best.is_none_or(|b| (r, i) < b) {
+            best = Some((r, i));
+        }
+        if healthy.get(i).copied().unwrap_or(false) && best_healthy.is_none_or(|b| (r, i) < b) {
+            best_healthy = Some((r, i));
+        }
+    }
+    best_healthy.or(best).map(|(_, i)| i)
 }
 
 /// Geoproximity (biased distance) and latency (measured or estimated):
