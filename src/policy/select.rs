@@ -226,7 +226,8 @@ fn weight_of(set: &PolicySet) -> u64 {
 fn weighted(group: &PolicyGroup, healthy: &[bool], env: &mut Env<'_>) -> Option<usize> {
     let ok = |i: usize| healthy.get(i).copied().unwrap_or(false);
     // The first tier with any member draws; no allocation on this path.
-    let tiers: [&dyn Fn(usize, &PolicySet) -> bool; 3] = [
+    type Eligible<'f> = &'f dyn Fn(usize, &PolicySet) -> bool;
+    let tiers: [Eligible<'_>; 3] = [
         &|i, s| ok(i) && weight_of(s) > 0,
         &|i, s| ok(i) && weight_of(s) == 0,
         &|_, _| true,
@@ -260,7 +261,7 @@ fn weighted(group: &PolicyGroup, healthy: &[bool], env: &mut Env<'_>) -> Option<
             }
             draw -= w;
         }
-        return members().last().map(|(i, _)| i);
+        return members().next_back().map(|(i, _)| i);
     }
     None
 }
