@@ -150,7 +150,13 @@ fn query(name: &str, qtype: u16, ecs: Option<(IpAddr, u8)>) -> Vec<u8> {
         option.extend_from_slice(&((4 + len) as u16).to_be_bytes());
         option.extend_from_slice(&family.to_be_bytes());
         option.extend_from_slice(&[prefix, 0]);
-        option.extend_from_slice(&bytes[..len]);
+        let mut address = bytes[..len].to_vec();
+        // Bits past the source prefix must be zero (RFC 7871 §6).
+        if let Some(last) = address.last_mut() {
+            let spare = len * 8 - usize::from(prefix);
+            *last &= 0xffu8 << spare;
+        }
+        option.extend_from_slice(&address);
     }
     p.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
     p.extend_from_slice(&(option.len() as u16).to_be_bytes());

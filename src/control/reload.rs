@@ -201,7 +201,9 @@ impl Reloader {
         if !wanted {
             return false;
         }
-        self.config_read = Some(Fingerprint::take(&path));
+        // A config refused below is read again at its next change, or at
+        // once when a zone edit makes it acceptable and a reload is asked.
+        let previous_read = self.config_read.replace(Fingerprint::take(&path));
         match config::load(&path) {
             Ok(mut new) => {
                 let old = &self.config;
@@ -255,6 +257,7 @@ impl Reloader {
                         tracing::error!("{line}");
                         report.lines.push(line);
                         report.fail();
+                        self.config_read = previous_read;
                         return false;
                     }
                     recompiled = Some((policy, results));

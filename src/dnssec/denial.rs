@@ -132,16 +132,41 @@ pub fn successor(name: &[u8]) -> Vec<u8> {
     first_child(name)
 }
 
-/// `\000.name`: the first name below `name` in canonical order.
+/// `\000.name`: the first name below `name` in canonical order. When no
+/// child fits in 255 octets, the first name after `name` instead (its
+/// descendants cannot exist).
 pub fn first_child(name: &[u8]) -> Vec<u8> {
-    if name.len() >= MAX_NAME_LEN {
-        // Nothing fits below; the NSEC then covers up to the name itself.
-        return name.to_ascii_lowercase();
+    if name.len() + 2 > MAX_NAME_LEN {
+        return after_full_name(name);
     }
     let mut out = Vec::with_capacity(name.len() + 2);
     out.extend_from_slice(&[1, 0]);
     out.extend(name.iter().map(u8::to_ascii_lowercase));
     out
+}
+
+/// The next name after `name` in canonical order, for a name too long to
+/// have children: `L\000.parent` if one octet fits, else the first label
+/// with its last octet raised (no label of the same parent sorts between:
+/// a longer one would not fit). Uppercase octets do not exist in canonical
+/// form, so `@` is raised past them. The name itself in the one case left
+/// (a full label ending in `\255`): an NSEC proving only that name.
+fn after_full_name(name: &[u8]) -> Vec<u8> {
+    if let Some((label, parent)) = split_first(name) {
+        let mut label = label.to_ascii_lowercase();
+        if label.len() < MAX_LABEL && name.len() < MAX_NAME_LEN {
+            label.push(0);
+            return with_label(&label, parent);
+        }
+        if let Some(last) = label.last_mut().filter(|b| **b < u8::MAX) {
+            *last += 1;
+            if last.is_ascii_uppercase() {
+                *last = b'Z' + 1;
+            }
+            return with_label(&label, parent);
+        }
+    }
+    name.to_ascii_lowercase()
 }
 
 /// The name `qname` (at or below `encloser + 1 label`) truncated to the
@@ -164,6 +189,34 @@ pub fn child_of_encloser<'q>(qname: &'q [u8], encloser: &[u8]) -> Option<&'q [u8
 
 #[cfg(test)]
 mod tests {
+    /// A name of `len` octets: labels of 63 `a`s, then one to fill.
+    fn long_name(len: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut left = len - 1;
+        while left > 0 {
+            let label = (left - 1).min(63);
+            out.push(label as u8);
+            out.extend(std::iter::repeat_n(b'a', label));
+            left -= label + 1;
+        }
+        out.push(0);
+        out
+    }
+
+    #[test]
+    fn first_child_of_names_too_long_for_children() {
+        for len in [253, 254, 255] {
+            let name = long_name(len);
+            assert_eq!(name.len(), len);
+            let next = first_child(&name);
+            assert!(next.len() <= MAX_NAME_LEN, "{len}: {}", next.len());
+            assert_ne!(next, name, "{len}");
+            assert_eq!(crate::name::wire_name_len(&next), Some(next.len()), "{len}");
+        }
+        // 253 octets still has room for \000: a real child.
+        assert_eq!(first_child(&long_name(253))[..2], [1, 0]);
+    }
+
     use super::*;
     use crate::name::Name;
     use std::cmp::Ordering;

@@ -476,7 +476,13 @@ fn signatures<'a>(at: &At<'a>, current: &Current<'a>, env: &mut Env<'_>, answer:
         .node
         .rrsets
         .iter()
-        .filter(|r| r.rtype != rtype::ALIAS)
+        // Made per answer in a signed zone, so never taken from the file.
+        .filter(|r| {
+            !matches!(
+                r.rtype,
+                rtype::ALIAS | rtype::RRSIG | rtype::NSEC | rtype::DNSKEY
+            )
+        })
         .map(RrsetRef::Zone)
         .collect();
     if owner == at.zone.apex.as_wire() {
