@@ -148,22 +148,12 @@ pub fn explain(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let in_view = |view: &str| -> Vec<Arc<crate::zone::Zone>> {
+    let views = config.build_views(|zc| {
         zones
             .iter()
-            .filter(|(zc, _)| zc.views.is_empty() || zc.views.iter().any(|v| v == view))
+            .find(|(loaded, _)| std::ptr::eq(*loaded, zc))
             .map(|(_, zone)| zone.clone())
-            .collect()
-    };
-    let views = if config.views.is_empty() {
-        vec![View::new("default", ViewMatch::default(), in_view(""))]
-    } else {
-        config
-            .views
-            .iter()
-            .map(|v| View::new(v.name.clone(), v.matcher.clone(), in_view(&v.name)))
-            .collect()
-    };
+    });
     let snapshot = Snapshot::with_views(views, config.edns_udp_size)
         .with_policy(policy, Arc::new(ArcSwap::from_pointee(health)));
     explain_snapshot(&snapshot, qname, qtype, client).map_err(|e| vec![e])

@@ -16,7 +16,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use crate::name::Name;
-use crate::snapshot::{ViewMatch, DEFAULT_EDNS_UDP_SIZE};
+use crate::snapshot::{View, ViewMatch, DEFAULT_EDNS_UDP_SIZE};
 use crate::tsig::{self, Keyring};
 use crate::zonefile::{Diagnostic, Position};
 
@@ -110,6 +110,35 @@ impl Default for Config {
 /// One UDP worker per CPU unless told otherwise.
 pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl Config {
+    /// The views a snapshot serves, in match order, each with the zones
+    /// it lists (`zone_of` gives a zone's compiled data, if any). Without
+    /// any `[[view]]`, one view serves every zone to everyone.
+    pub fn build_views(
+        &self,
+        zone_of: impl Fn(&ZoneConfig) -> Option<Arc<crate::zone::Zone>>,
+    ) -> Vec<View> {
+        if self.views.is_empty() {
+            return vec![View::new(
+                "default",
+                ViewMatch::default(),
+                self.zones.iter().filter_map(&zone_of),
+            )];
+        }
+        self.views
+            .iter()
+            .map(|v| {
+                let zones = self
+                    .zones
+                    .iter()
+                    .filter(|zc| zc.views.is_empty() || zc.views.contains(&v.name))
+                    .filter_map(&zone_of);
+                View::new(v.name.clone(), v.matcher.clone(), zones)
+            })
+            .collect()
+    }
 }
 
 /// Reads and validates a config file.

@@ -21,7 +21,7 @@ use crate::config::{self, Config};
 use crate::health::{HealthTable, Monitor};
 use crate::name::Name;
 use crate::policy::PolicyConfig;
-use crate::snapshot::{Snapshot, View, ViewMatch};
+use crate::snapshot::{Snapshot, ViewMatch};
 use crate::zone::{self, Zone};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -30,6 +30,16 @@ struct ZoneKey {
     file: PathBuf,
     /// Part of the key so that changed signing settings reload the zone.
     dnssec: Option<config::DnssecConfig>,
+}
+
+impl ZoneKey {
+    fn of(zone: &config::ZoneConfig) -> Self {
+        Self {
+            name: zone.name.clone(),
+            file: zone.file.clone(),
+            dnssec: zone.dnssec.clone(),
+        }
+    }
 }
 
 struct Entry {
@@ -276,11 +286,8 @@ impl Reloader {
                 }
                 if let Some((policy, results)) = recompiled {
                     self.policy = policy;
-                    let labels: Vec<String> = results
-                        .iter()
-                        .map(|(key, _, _)| zone_label(&key.name, &new.zones, &key.file))
-                        .collect();
-                    for ((key, read, (result, ms)), label) in results.into_iter().zip(labels) {
+                    for (key, read, (result, ms)) in results {
+                        let label = zone_label(&key.name, &new.zones, &key.file);
                         self.fresh.insert(key.clone());
                         self.install(key, &label, read, result, ms, report);
                     }
@@ -314,11 +321,7 @@ impl Reloader {
         let mut wanted = HashSet::new();
         let zones = self.config.zones.clone();
         for zc in &zones {
-            let key = ZoneKey {
-                name: zc.name.clone(),
-                file: zc.file.clone(),
-                dnssec: zc.dnssec.clone(),
-            };
+            let key = ZoneKey::of(zc);
             if !wanted.insert(key.clone()) {
                 continue; // the same file in several views loads once
             }
@@ -381,11 +384,7 @@ impl Reloader {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for zc in &config.zones {
-            let key = ZoneKey {
-                name: zc.name.clone(),
-                file: zc.file.clone(),
-                dnssec: zc.dnssec.clone(),
-            };
+            let key = ZoneKey::of(zc);
             if seen.insert(key.clone()) {
                 let read = Fingerprint::take(&zc.file);
                 let compiled = compile(&key, policy);
@@ -498,36 +497,10 @@ impl Reloader {
         let config = &self.config;
         let zone_of = |zc: &config::ZoneConfig| {
             self.entries
-                .get(&ZoneKey {
-                    name: zc.name.clone(),
-                    file: zc.file.clone(),
-                    dnssec: zc.dnssec.clone(),
-                })
+                .get(&ZoneKey::of(zc))
                 .and_then(|e| e.zone.clone())
         };
-        let views: Vec<View> = if config.views.is_empty() {
-            vec![View::new(
-                "default",
-                ViewMatch::default(),
-                config.zones.iter().filter_map(zone_of),
-            )]
-        } else {
-            config
-                .views
-                .iter()
-                .map(|v| {
-                    View::new(
-                        v.name.clone(),
-                        v.matcher.clone(),
-                        config
-                            .zones
-                            .iter()
-                            .filter(|zc| zc.views.is_empty() || zc.views.contains(&v.name))
-                            .filter_map(zone_of),
-                    )
-                })
-                .collect()
-        };
+        let views = config.build_views(zone_of);
         self.state.store(Arc::new(
             Snapshot::with_views(views, config.edns_udp_size)
                 .with_policy(self.policy.clone(), self.health.clone())
@@ -551,11 +524,7 @@ impl Reloader {
             .zones
             .iter()
             .filter_map(|zc| {
-                let e = self.entries.get(&ZoneKey {
-                    name: zc.name.clone(),
-                    file: zc.file.clone(),
-                    dnssec: zc.dnssec.clone(),
-                })?;
+                let e = self.entries.get(&ZoneKey::of(zc))?;
                 Some(ZoneRow {
                     name: zc.name.to_string(),
                     file: zc.file.clone(),
