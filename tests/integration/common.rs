@@ -180,3 +180,25 @@ pub fn tcp_recv(stream: &mut TcpStream) -> Option<Vec<u8>> {
     stream.read_exact(&mut buf).ok()?;
     Some(buf)
 }
+
+/// Runs `dig @ADDR -p PORT +norec` with `args` and returns what it
+/// printed, standard output then standard error.
+pub fn dig(server: SocketAddr, args: &[&str]) -> String {
+    let out = Command::new("dig")
+        .arg(format!("@{}", server.ip()))
+        .args([
+            "-p",
+            &server.port().to_string(),
+            "+norec",
+            "+time=3",
+            "+tries=1",
+        ])
+        .args(args)
+        .output()
+        .expect("run dig");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

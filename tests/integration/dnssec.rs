@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::{Edns, Message};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 
-use crate::common::{scratch_dir, signpostctl_path, Server};
+use crate::common::{dig, scratch_dir, signpostctl_path, Server};
 
 const ZONE: &str = r#"$ORIGIN example.test.
 $TTL 300
@@ -74,19 +74,7 @@ fn start(algorithm: &str, extra: &str) -> Setup {
         dir.join("ctl.sock").display().to_string(),
     ]);
     // The trust anchor is the DNSKEY as served.
-    let port = server.udp.port().to_string();
-    let dnskey = Command::new("dig")
-        .args([
-            "+short",
-            "@127.0.0.1",
-            "-p",
-            &port,
-            "example.test",
-            "DNSKEY",
-        ])
-        .output()
-        .unwrap();
-    let dnskey = String::from_utf8(dnskey.stdout).unwrap();
+    let dnskey = dig(server.udp, &["+short", "example.test", "DNSKEY"]);
     let fields: Vec<&str> = dnskey.split_whitespace().collect();
     assert!(fields.len() >= 4, "no DNSKEY served: {dnskey:?}");
     let anchor = dir.join("anchor.conf");
@@ -209,12 +197,7 @@ fn check_all(algorithm: &str) {
         ("www.example.test", vec!["A", "AAAA"]),
         ("w.example.test", vec!["A"]),
     ] {
-        let port = s.server.udp.port().to_string();
-        let out = Command::new("dig")
-            .args(["+norec", "+short", "@127.0.0.1", "-p", &port, name, "RRSIG"])
-            .output()
-            .unwrap();
-        let mut covered: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        let mut covered: Vec<String> = dig(s.server.udp, &["+short", name, "RRSIG"])
             .lines()
             .filter_map(|l| l.split_whitespace().next().map(str::to_string))
             .collect();
@@ -300,14 +283,11 @@ fn expired_signatures_fail_validation() {
 #[test]
 fn no_dnssec_records_without_do() {
     let s = start("ecdsap256sha256", "");
-    let port = s.server.udp.port().to_string();
     for flags in [&["+nodnssec"][..], &["+dnssec", "+cd"][..]] {
-        let out = Command::new("dig")
-            .args(["@127.0.0.1", "-p", &port, "nope.example.test", "A"])
-            .args(flags)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let text = dig(
+            s.server.udp,
+            &[&["nope.example.test", "A"][..], flags].concat(),
+        );
         let signed = text.contains("RRSIG") && text.contains("NSEC");
         assert_eq!(signed, flags[0] == "+dnssec", "{flags:?}\n{text}");
         // An authoritative server never sets AD (RFC 4035 §3.2.3).
@@ -329,12 +309,8 @@ fn missing_key_fails_only_that_zone() {
         "--control".into(),
         dir.join("ctl.sock").display().to_string(),
     ]);
-    let port = server.udp.port().to_string();
-    let out = Command::new("dig")
-        .args(["+short", "@127.0.0.1", "-p", &port, "www.b.test", "A"])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "192.0.2.1");
+    let out = dig(server.udp, &["+short", "www.b.test", "A"]);
+    assert_eq!(out.trim(), "192.0.2.1");
     assert!(server.is_running());
     let log = server.stderr();
     assert!(
@@ -433,21 +409,12 @@ fn ecs_relay(server: SocketAddr, subnet: &str) -> SocketAddr {
 /// `signpostctl ds` gives the parent what `dnssec-dsfromkey` computes from
 /// the DNSKEY RRset the server actually serves.
 fn ds_matches_served_dnskey(s: &Setup) {
-    let port = s.server.udp.port().to_string();
-    let served = Command::new("dig")
-        .args([
-            "+noall",
-            "+answer",
-            "@127.0.0.1",
-            "-p",
-            &port,
-            "example.test",
-            "DNSKEY",
-        ])
-        .output()
-        .unwrap();
+    let served = dig(
+        s.server.udp,
+        &["+noall", "+answer", "example.test", "DNSKEY"],
+    );
     let served_file = s.dir.join("served-dnskey.zone");
-    std::fs::write(&served_file, &served.stdout).unwrap();
+    std::fs::write(&served_file, served).unwrap();
     let Ok(theirs) = Command::new("dnssec-dsfromkey")
         .args(["-2", "-f"])
         .arg(&served_file)

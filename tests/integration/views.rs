@@ -9,7 +9,7 @@ use std::time::Duration;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::common::{self, query, Server};
+use crate::common::{self, dig, query, Server};
 
 pub fn zone_text(origin: &str, serial: u32, www: &str) -> String {
     format!(
@@ -314,27 +314,6 @@ fn base64(data: &[u8]) -> String {
         }
     }
     out
-}
-
-/// Runs `dig @127.0.0.1 -p PORT` with `args` and returns its output.
-fn dig(server: SocketAddr, args: &[&str]) -> String {
-    let out = std::process::Command::new("dig")
-        .arg(format!("@{}", server.ip()))
-        .args([
-            "-p",
-            &server.port().to_string(),
-            "+norec",
-            "+time=3",
-            "+tries=1",
-        ])
-        .args(args)
-        .output()
-        .expect("run dig");
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// What dig prints when a response's TSIG does not check out.
