@@ -173,6 +173,19 @@ fn has_scope(reply: &[u8], option_len: usize) -> bool {
     option_len > 0 && reply[at..at + 2] == [0, 8] && reply[at + 7] > 0
 }
 
+/// One message header per buffer, for a connected socket (no address).
+fn headers(iov: &mut [libc::iovec]) -> Vec<libc::mmsghdr> {
+    iov.iter_mut()
+        .map(|v| {
+            // SAFETY: an all-zero msghdr is valid; we fill in the iovec.
+            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            m.msg_hdr.msg_iov = v;
+            m.msg_hdr.msg_iovlen = 1;
+            m
+        })
+        .collect()
+}
+
 fn send_batch(sock: &UdpSocket, packets: &[&[u8]]) -> usize {
     let mut iov: Vec<libc::iovec> = packets
         .iter()
@@ -181,16 +194,7 @@ fn send_batch(sock: &UdpSocket, packets: &[&[u8]]) -> usize {
             iov_len: p.len(),
         })
         .collect();
-    let mut msgs: Vec<libc::mmsghdr> = iov
-        .iter_mut()
-        .map(|v| {
-            // SAFETY: an all-zero msghdr is valid; we fill in the iovec.
-            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            m.msg_hdr.msg_iov = v;
-            m.msg_hdr.msg_iovlen = 1;
-            m
-        })
-        .collect();
+    let mut msgs = headers(&mut iov);
     // SAFETY: msgs and the buffers they point to outlive the call.
     let n = unsafe { libc::sendmmsg(sock.as_raw_fd(), msgs.as_mut_ptr(), msgs.len() as u32, 0) };
     n.max(0) as usize
@@ -204,16 +208,7 @@ fn recv_batch(sock: &UdpSocket, bufs: &mut [[u8; MAX_REPLY]], lens: &mut [usize]
             iov_len: b.len(),
         })
         .collect();
-    let mut msgs: Vec<libc::mmsghdr> = iov
-        .iter_mut()
-        .map(|v| {
-            // SAFETY: an all-zero msghdr is valid; we fill in the iovec.
-            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            m.msg_hdr.msg_iov = v;
-            m.msg_hdr.msg_iovlen = 1;
-            m
-        })
-        .collect();
+    let mut msgs = headers(&mut iov);
     // SAFETY: msgs and the buffers they point to outlive the call.
     let n = unsafe {
         libc::recvmmsg(
