@@ -4,14 +4,14 @@
 
 use std::time::Instant;
 
-use signpost::dnssec::keys::{self, Algorithm};
-use signpost::name::Name;
+use signpost::dnssec::keys::{self, SigningAlgorithm};
+use signpost::proto::Name;
 
 fn main() {
     let zone = Name::parse("bench.test.", None).expect("name");
     let dir = std::env::temp_dir().join(format!("signpost-signing-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
-    for algorithm in [Algorithm::EcdsaP256Sha256, Algorithm::Ed25519] {
+    for algorithm in [SigningAlgorithm::EcdsaP256Sha256, SigningAlgorithm::Ed25519] {
         let (key, _) = keys::generate(&zone, algorithm, &dir).expect("key");
         // An RRSIG header plus a small A RRset in canonical form.
         let data = vec![0x5a; 120];

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::sync::mpsc::Sender;
 
 use crate::config::Config;
-use crate::control::{self, Control, Overrides, Request};
+use crate::control::{self, Control, Job, Overrides};
 use crate::net;
 
 #[derive(Debug, thiserror::Error)]
@@ -70,8 +70,8 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
     };
     if let Some(s) = &mut socket {
         runtime.spawn(s.serve(control::socket::Served {
-            requests: control.requests(),
-            board: control.board.clone(),
+            jobs: control.jobs(),
+            status: control.status.clone(),
             health: control.health.clone(),
             state: control.state.clone(),
         }));
@@ -124,7 +124,7 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
     );
 
     match signals {
-        Ok(signals) => runtime.block_on(signals.serve(control.requests())),
+        Ok(signals) => runtime.block_on(signals.serve(control.jobs())),
         Err(e) => tracing::error!("cannot install signal handlers: {e}"),
     }
     // Removes the socket file first, so no client connects to a server
@@ -154,12 +154,12 @@ impl Signals {
     }
 
     /// Waits for signals: SIGHUP reloads, SIGTERM and SIGINT stop.
-    async fn serve(mut self, requests: Sender<Request>) {
+    async fn serve(mut self, jobs: Sender<Job>) {
         loop {
             tokio::select! {
                 _ = self.hup.recv() => {
                     tracing::info!("SIGHUP: reloading");
-                    let _ = requests.send(Request::Reload { zone: None, reply: None });
+                    let _ = jobs.send(Job::Reload { zone: None, reply: None });
                 }
                 _ = self.term.recv() => break,
                 _ = self.int.recv() => break,

@@ -84,7 +84,7 @@ impl std::fmt::Debug for GeoDb {
 
 // Only the fields we use; serde skips the rest of each record.
 #[derive(Deserialize)]
-struct Record<'a> {
+struct MmdbRecord<'a> {
     #[serde(borrow, default)]
     continent: Option<Code<'a>>,
     #[serde(borrow, default)]
@@ -123,8 +123,16 @@ fn code2(text: Option<&str>) -> Option<[u8; 2]> {
     }
 }
 
+/// A GeoIP database that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read GeoIP database {path}: {source} (a MaxMind-format .mmdb, signpost.toml(5), ROUTING POLICY TABLES)")]
+pub struct GeoError {
+    path: String,
+    source: maxminddb::MaxMindDbError,
+}
+
 impl GeoDb {
-    pub fn open(path: &Path) -> Result<Self, String> {
+    pub fn open(path: &Path) -> Result<Self, GeoError> {
         maxminddb::Reader::open_readfile(path)
             .map(|reader| {
                 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -133,7 +141,10 @@ impl GeoDb {
                     id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 }
             })
-            .map_err(|e| format!("cannot read GeoIP database {}: {e}", path.display()))
+            .map_err(|source| GeoError {
+                path: path.display().to_string(),
+                source,
+            })
     }
 
     /// The location of `ip` and the prefix length of the database network
@@ -163,7 +174,7 @@ impl GeoDb {
     fn lookup(&self, ip: IpAddr) -> Option<(Location, u8)> {
         let result = self.reader.lookup(ip).ok()?;
         let prefix = result.network().ok().map_or(0, |n| n.prefix());
-        let record: Record<'_> = result.decode().ok()??;
+        let record: MmdbRecord<'_> = result.decode().ok()??;
         let location = Location {
             continent: code2(record.continent.and_then(|c| c.code)),
             country: code2(record.country.and_then(|c| c.iso_code)),

@@ -12,6 +12,7 @@
 //!     → wire (EDNS, TC, compression)
 //! ```
 
+pub mod compile;
 pub mod config;
 pub mod control;
 pub mod daemon;
@@ -19,11 +20,10 @@ pub mod dnssec;
 pub mod explain;
 pub mod geo;
 pub mod health;
-pub mod name;
 pub mod net;
 pub mod policy;
+pub mod proto;
 pub mod query;
-pub mod rtype;
 pub mod snapshot;
 pub mod tsig;
 pub mod zone;

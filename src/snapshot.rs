@@ -23,9 +23,8 @@ use rustc_hash::FxHashMap;
 use arc_swap::ArcSwap;
 
 use crate::health::HealthTable;
-use crate::name::Name;
 use crate::policy::PolicyConfig;
-use crate::query::Client;
+use crate::proto::{canonical, Client, Name};
 use crate::tsig::Keyring;
 use crate::zone::Zone;
 
@@ -48,14 +47,10 @@ pub struct ViewMatch {
 }
 
 impl ViewMatch {
-    /// Whether an unsigned query from `client` matches.
-    pub fn matches(&self, client: &Client) -> bool {
-        self.matches_key(client, None)
-    }
-
     /// Whether a query from `client` matches; `key` is the lowercased wire
-    /// name of the TSIG key it was signed with, once verified.
-    pub fn matches_key(&self, client: &Client, key: Option<&[u8]>) -> bool {
+    /// name of the TSIG key it was signed with, once verified (`None`:
+    /// unsigned).
+    pub fn matches(&self, client: &Client, key: Option<&[u8]>) -> bool {
         let within = |nets: &[IpNet], addr: IpAddr| {
             nets.is_empty() || nets.iter().any(|n| n.contains(&canonical(addr)))
         };
@@ -66,14 +61,6 @@ impl ViewMatch {
                     .is_some_and(|local| within(&self.destinations, local.ip())))
             && (self.keys.is_empty()
                 || key.is_some_and(|key| self.keys.iter().any(|k| k.as_wire() == key)))
-    }
-}
-
-/// IPv4-mapped IPv6 addresses are matched as the IPv4 address they carry.
-pub fn canonical(addr: IpAddr) -> IpAddr {
-    match addr {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
-        v4 => v4,
     }
 }
 
@@ -119,7 +106,7 @@ impl View {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Snapshot {
     /// Views in match order; the first whose matcher accepts the client
     /// answers. A client matching none is REFUSED.
@@ -135,60 +122,31 @@ pub struct Snapshot {
     pub keys: Arc<Keyring>,
 }
 
+/// Serves nothing: what queries see before the first zones load.
+impl Default for Snapshot {
+    fn default() -> Self {
+        Self {
+            views: Vec::new(),
+            edns_udp_size: DEFAULT_EDNS_UDP_SIZE,
+            policy: Arc::default(),
+            health: Arc::default(),
+            keys: Arc::default(),
+        }
+    }
+}
+
 impl Snapshot {
-    /// One view that serves everyone.
-    pub fn new(zones: impl IntoIterator<Item = Arc<Zone>>, edns_udp_size: u16) -> Self {
-        Self {
-            views: vec![View::new("default", ViewMatch::default(), zones)],
-            edns_udp_size,
-            ..Self::default()
-        }
-    }
-
-    /// Views in match order (the reload path builds them from the config).
-    pub fn with_views(views: Vec<View>, edns_udp_size: u16) -> Self {
-        Self {
-            views,
-            edns_udp_size,
-            ..Self::default()
-        }
-    }
-
-    /// The TSIG keys signed requests are verified with.
-    pub fn with_keys(mut self, keys: Arc<Keyring>) -> Self {
-        self.keys = keys;
-        self
-    }
-
-    /// Sets the policy config and the shared health cell.
-    pub fn with_policy(
-        mut self,
-        policy: Arc<PolicyConfig>,
-        health: Arc<ArcSwap<HealthTable>>,
-    ) -> Self {
-        self.policy = policy;
-        self.health = health;
-        self
-    }
-
-    /// The view for an unsigned query.
-    pub fn view_for(&self, client: &Client) -> Option<&View> {
-        self.view_for_key(client, None)
-    }
-
     /// The view for a query signed with the TSIG key named `key` (verified),
     /// or unsigned when `key` is `None`.
-    pub fn view_for_key(&self, client: &Client, key: Option<&[u8]>) -> Option<&View> {
-        self.views
-            .iter()
-            .find(|v| v.matcher.matches_key(client, key))
+    pub fn view_for(&self, client: &Client, key: Option<&[u8]>) -> Option<&View> {
+        self.views.iter().find(|v| v.matcher.matches(client, key))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::Transport;
+    use crate::proto::Transport;
     use crate::tsig::{Algorithm, Key};
 
     fn client(addr: &str) -> Client {
@@ -212,22 +170,21 @@ mod tests {
         };
         let open = ViewMatch::default();
         let inside = client("10.1.2.3");
-        assert!(keyed.matches_key(&inside, Some(b"\x01a\x00")));
+        assert!(keyed.matches(&inside, Some(b"\x01a\x00")));
         // Unsigned, another key, or the right key from outside: no.
-        assert!(!keyed.matches(&inside));
-        assert!(!keyed.matches_key(&inside, Some(b"\x01b\x00")));
-        assert!(!keyed.matches_key(&client("192.0.2.1"), Some(b"\x01a\x00")));
+        assert!(!keyed.matches(&inside, None));
+        assert!(!keyed.matches(&inside, Some(b"\x01b\x00")));
+        assert!(!keyed.matches(&client("192.0.2.1"), Some(b"\x01a\x00")));
         // A view without keys takes signed and unsigned queries alike.
-        assert!(open.matches(&inside) && open.matches_key(&inside, Some(b"\x01b\x00")));
+        assert!(open.matches(&inside, None) && open.matches(&inside, Some(b"\x01b\x00")));
 
-        let snapshot = Snapshot::with_views(
-            vec![View::new("keyed", keyed, []), View::new("open", open, [])],
-            1232,
-        )
-        .with_keys(keyring);
+        let snapshot = Snapshot {
+            views: vec![View::new("keyed", keyed, []), View::new("open", open, [])],
+            keys: keyring,
+            ..Snapshot::default()
+        };
         assert!(snapshot.keys.get(b"\x01b\x00").is_some());
-        let name =
-            |key: Option<&[u8]>| snapshot.view_for_key(&inside, key).map(|v| v.name.as_str());
+        let name = |key: Option<&[u8]>| snapshot.view_for(&inside, key).map(|v| v.name.as_str());
         assert_eq!(name(Some(b"\x01a\x00")), Some("keyed"));
         assert_eq!(name(Some(b"\x01b\x00")), Some("open"));
         assert_eq!(name(None), Some("open"));

@@ -9,31 +9,31 @@
 //!   3. MAC verifies?                    no ─► UnsignedError(BADSIG)
 //!   4. time within fudge?               no ─► SignedError(BADTIME)
 //!   5. MAC full length (our policy)?    no ─► SignedError(BADTRUNC)
-//!                                           └► Valid(Signer)
-//! query::respond answers (views may match on Signer::key_name), then
-//! Signer::sign appends the response's TSIG RR.
+//!                                           └► Valid(ReplySigner)
+//! query::respond answers (views may match on ReplySigner::key_name), then
+//! ReplySigner::sign appends the response's TSIG RR.
 //! ```
 //!
 //! Secrets never leave this module: `Debug` shows key names and algorithms
 //! only, and no error message quotes a secret.
 
-// The query path must not panic on any input.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
-
 use std::fmt;
 
 use ring::hmac;
 
-use crate::query::request::{read_name, NameBuf, TsigRr};
-use crate::rtype;
+use crate::proto::{read_name, rtype, time, LowerName, Name};
+
+/// Where a request's TSIG record is (RFC 8945 §4.2), found by the query
+/// parser and already known to be the last record, of class ANY and with
+/// TTL 0. Offsets are into the packet: the MAC covers everything before
+/// `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TsigRr {
+    /// Where the owner name (the key name) begins.
+    pub start: usize,
+    /// Where the RDATA begins; it runs to the end of the packet.
+    pub rdata_start: usize,
+}
 
 /// TSIG error codes (RFC 8945 §3).
 pub const BADSIG: u16 = 16;
@@ -135,7 +135,7 @@ impl Key {
     /// `name` is the key's wire form (any case).
     pub fn new(name: &[u8], algorithm: Algorithm, secret: &[u8]) -> Self {
         Self {
-            name: crate::name::lowercase_wire(name).into(),
+            name: crate::proto::name::lowercase_wire(name).into(),
             algorithm,
             hmac: hmac::Key::new(algorithm.ring(), secret),
             secret: secret.into(),
@@ -194,13 +194,13 @@ impl Keyring {
 
 /// A key name or algorithm for messages, from wire form.
 fn display_name(wire: &[u8]) -> String {
-    crate::name::Name::from_wire(wire).map_or_else(|| format!("{wire:?}"), |n| n.to_string())
+    Name::from_wire(wire).map_or_else(|| format!("{wire:?}"), |n| n.to_string())
 }
 
 /// The TSIG RDATA fields of a request (RFC 8945 §4.2).
 struct Fields<'a> {
-    key_name: NameBuf,
-    algorithm: NameBuf,
+    key_name: LowerName,
+    algorithm: LowerName,
     time_signed: u64,
     fudge: u16,
     mac: &'a [u8],
@@ -245,10 +245,10 @@ fn parse_fields<'a>(packet: &'a [u8], rr: &TsigRr) -> Option<Fields<'a>> {
 #[derive(Debug)]
 pub enum Verdict<'k> {
     /// Answer it, and sign the answer.
-    Valid(Signer<'k>),
+    Valid(ReplySigner<'k>),
     /// Authentic, but stale or truncated past our policy: NOTAUTH, signed
     /// (RFC 8945 §5.2.3, §5.2.4).
-    SignedError(Signer<'k>),
+    SignedError(ReplySigner<'k>),
     /// Unknown key or a MAC that does not verify: NOTAUTH with an unsigned
     /// TSIG (RFC 8945 §5.3.2).
     UnsignedError(Box<Unsigned>),
@@ -286,7 +286,7 @@ pub fn verify<'k>(keys: &'k Keyring, packet: &[u8], rr: &TsigRr, now: u64) -> Ve
     if let Some(slot) = request_mac.get_mut(..mac_len) {
         slot.copy_from_slice(fields.mac);
     }
-    let mut signer = Signer {
+    let mut signer = ReplySigner {
         key,
         request_mac,
         request_mac_len: mac_len,
@@ -341,7 +341,7 @@ fn request_mac_matches(key: &Key, packet: &[u8], rr: &TsigRr, fields: &Fields<'_
     }
 }
 
-const MAX_NAME_WIRE: usize = crate::name::MAX_NAME_LEN;
+const MAX_NAME_WIRE: usize = crate::proto::name::MAX_NAME_LEN;
 
 /// Compares without an early exit, so the time taken says nothing about
 /// where the first difference is.
@@ -360,14 +360,12 @@ fn time48(secs: u64) -> [u8; 6] {
 
 /// Seconds since the epoch, for Time Signed.
 pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    time::unix_now()
 }
 
 /// Signs the response to a request whose MAC verified.
 #[derive(Debug)]
-pub struct Signer<'k> {
+pub struct ReplySigner<'k> {
     key: &'k Key,
     request_mac: [u8; MAX_MAC_LEN],
     request_mac_len: usize,
@@ -378,7 +376,7 @@ pub struct Signer<'k> {
     badtime: Option<u64>,
 }
 
-impl Signer<'_> {
+impl ReplySigner<'_> {
     /// The verified key's lowercased wire name; views match on it.
     pub fn key_name(&self) -> &[u8] {
         self.key.name()
@@ -475,8 +473,8 @@ fn response_mac(key: &Key, request_mac: &[u8], message: &[u8], vars: &Variables<
 /// had them (lowercased), MAC empty.
 #[derive(Debug)]
 pub struct Unsigned {
-    key_name: NameBuf,
-    algorithm: NameBuf,
+    key_name: LowerName,
+    algorithm: LowerName,
     error: u16,
 }
 
@@ -604,7 +602,7 @@ mod tests {
     /// Time Signed of the TSIG record that ends `packet`.
     fn time_signed(packet: &[u8], key: &[u8]) -> u64 {
         let rdata = tsig_start(packet, key) + key.len() + 10;
-        let algorithm_len = crate::name::wire_name_len(&packet[rdata..]).unwrap();
+        let algorithm_len = crate::proto::name::wire_name_len(&packet[rdata..]).unwrap();
         be48(packet, rdata + algorithm_len).unwrap()
     }
 

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use signpost::name::Name;
+use signpost::proto::Name;
 use signpost::zonefile::{parse_file, parse_str, record_to_text, Record};
 
 const DIR: &str = "tests/data/zonefile";
@@ -39,7 +39,7 @@ fn origin_of(path: &Path) -> Name {
     Name::parse(origin, None).expect("origin")
 }
 
-fn render(result: &Result<Vec<Record>, Vec<signpost::zonefile::Diagnostic>>) -> String {
+fn render(result: &Result<Vec<Record>, Vec<signpost::proto::Diagnostic>>) -> String {
     let mut out = String::new();
     match result {
         Ok(records) => {

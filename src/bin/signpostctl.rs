@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use signpost::name::Name;
+use signpost::proto::name::Name;
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Operate and check a Signpost DNS server")]
@@ -124,6 +124,15 @@ struct ControlArgs {
 }
 
 fn main() -> ExitCode {
+    // `checkconf` loads each plugin in a child, as the daemon does: this
+    // binary re-executed as the plugin host (health/plugin_host.rs).
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv
+        .get(1)
+        .is_some_and(|a| a == signpost::health::plugin_host::FLAG)
+    {
+        return signpost::health::plugin_host::child_main(argv.get(2..).unwrap_or_default());
+    }
     match Args::parse().command {
         Command::Checkzone { file, origin } => checkzone(&file, origin.as_deref()),
         Command::Checkconf { file } => checkconf(&file),
@@ -186,7 +195,7 @@ fn socket_path(args: &ControlArgs) -> PathBuf {
     }
 }
 
-fn print_answer(answer: &signpost::control::socket::Answer) -> ExitCode {
+fn print_answer(answer: &signpost::control::socket::Reply) -> ExitCode {
     for line in &answer.lines {
         println!("{line}");
     }
@@ -212,7 +221,7 @@ fn keygen(zone: &str, algorithm: &str, dir: &Path) -> ExitCode {
     let Some(name) = parse_zone(zone) else {
         return ExitCode::from(2);
     };
-    let Some(alg) = keys::Algorithm::parse(algorithm) else {
+    let Some(alg) = keys::SigningAlgorithm::parse(algorithm) else {
         eprintln!("unknown algorithm \"{algorithm}\"; use ecdsap256sha256 or ed25519");
         return ExitCode::from(2);
     };
@@ -272,7 +281,7 @@ fn checkzone(file: &Path, origin: Option<&str>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match signpost::zone::load(&origin, file) {
+    match signpost::compile::zone_file(&origin, file) {
         Ok(built) => {
             for w in &built.warnings {
                 eprintln!("warning: {w}");
@@ -295,6 +304,9 @@ fn checkzone(file: &Path, origin: Option<&str>) -> ExitCode {
     }
 }
 
+/// Compiles the config exactly as the daemon would serve it (zones,
+/// signing keys, the GeoIP database) and loads each plugin once; exits 1
+/// with every problem as `file:line:col: message`.
 fn checkconf(file: &Path) -> ExitCode {
     let config = match signpost::config::load(file) {
         Ok(c) => c,
@@ -305,37 +317,38 @@ fn checkconf(file: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let policy = match config.policy.build() {
-        Ok((policy, _)) => std::sync::Arc::new(policy),
-        Err(e) => {
-            println!("{}: {e}", file.display());
-            return ExitCode::FAILURE;
+    let compiled = signpost::compile::everything(&config);
+    let plugins = signpost::compile::plugins(&config);
+    let mut failed = !plugins.is_empty();
+    match &compiled {
+        Ok(c) => {
+            for w in &c.warnings {
+                eprintln!("warning: {w}");
+            }
         }
-    };
-    let mut failed = false;
-    let mut records = 0;
-    for zc in &config.zones {
-        match signpost::zone::load_with(&zc.name, &zc.file, &policy) {
-            Ok(built) => records += built.zone.record_count,
-            Err(errors) => {
-                failed = true;
-                for e in &errors {
-                    println!("{e}");
-                }
+        Err(errors) => {
+            failed = true;
+            for e in errors {
+                println!("{e}");
             }
         }
     }
-    if failed {
-        return ExitCode::FAILURE;
+    for e in &plugins {
+        println!("{e}");
     }
-    println!(
-        "config {}: {} listen addresses, {} zones, {} records",
-        file.display(),
-        config.listen.len(),
-        config.zones.len(),
-        records
-    );
-    ExitCode::SUCCESS
+    match compiled {
+        Ok(c) if !failed => {
+            println!(
+                "config {}: {} listen addresses, {} zones, {} records",
+                file.display(),
+                config.listen.len(),
+                config.zones.len(),
+                c.records
+            );
+            ExitCode::SUCCESS
+        }
+        _ => ExitCode::FAILURE,
+    }
 }
 
 /// Asks the running server, whose zones and health states are the ones
@@ -347,7 +360,7 @@ fn explain(
     client: signpost::explain::ExplainClient,
     offline: bool,
 ) -> ExitCode {
-    let Some(code) = signpost::zonefile::rtype_from_str(rtype) else {
+    let Some(code) = signpost::proto::rtype::from_str(rtype) else {
         eprintln!("signpostctl: unknown record type \"{rtype}\"");
         return ExitCode::from(2);
     };

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Parser;
 use signpost::config::{self, Config, ZoneConfig};
 use signpost::control::Overrides;
-use signpost::name::Name;
+use signpost::proto::name::Name;
 
 /// Authoritative DNS server with traffic-management routing policies.
 #[derive(Parser, Debug)]

@@ -1,6 +1,9 @@
 //! The TOML configuration: [`spec`] mirrors the file with serde, and this
-//! module turns it into a validated [`Config`], reporting every problem as
-//! `file:line:col: message`.
+//! module turns it into a validated [`Config`] made of the subsystems' own
+//! setting types (`dnssec::Settings`, `health::CheckDef`, `tsig::Key`, …),
+//! reporting every problem as `file:line:col: message`. It builds no
+//! runtime object: zones, views, the GeoIP reader and the health table are
+//! the compile stage's (`compile`).
 //!
 //! Relative paths in the file are relative to the directory of the config
 //! file, so a config and its zones can move together.
@@ -15,41 +18,27 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::name::Name;
-use crate::snapshot::{View, ViewMatch, DEFAULT_EDNS_UDP_SIZE};
+use crate::dnssec::{self, Timing};
+use crate::proto::{codec, Diagnostic, Name, Position};
+use crate::snapshot::{ViewMatch, DEFAULT_EDNS_UDP_SIZE};
 use crate::tsig::{self, Keyring};
-use crate::zonefile::{Diagnostic, Position};
 
 /// One zone to serve.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ZoneConfig {
     pub name: Name,
     pub file: PathBuf,
     /// Names of the views that serve it; empty: every view.
     pub views: Vec<String>,
     /// Online signing settings when `dnssec = true`.
-    pub dnssec: Option<DnssecConfig>,
+    pub dnssec: Option<dnssec::Settings>,
 }
 
-/// A signed zone's settings.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DnssecConfig {
-    pub key_directory: PathBuf,
-    pub timing: crate::dnssec::Timing,
-    /// Where `dnssec = true` is written: key errors point there.
-    pub file: PathBuf,
-    pub line: u32,
-    pub col: u32,
-}
-
-impl DnssecConfig {
-    /// The config position key errors are reported at.
-    pub fn position(&self) -> Position {
-        Position {
-            file: self.file.as_path().into(),
-            line: self.line,
-            col: self.col,
-        }
+impl ZoneConfig {
+    /// Whether both entries compile to the same zone (name, file and
+    /// signing settings), wherever they are served.
+    pub fn same_data(&self, other: &Self) -> bool {
+        (&self.name, &self.file, &self.dnssec) == (&other.name, &other.file, &other.dnssec)
     }
 }
 
@@ -112,35 +101,6 @@ pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-impl Config {
-    /// The views a snapshot serves, in match order, each with the zones
-    /// it lists (`zone_of` gives a zone's compiled data, if any). Without
-    /// any `[[view]]`, one view serves every zone to everyone.
-    pub fn build_views(
-        &self,
-        zone_of: impl Fn(&ZoneConfig) -> Option<Arc<crate::zone::Zone>>,
-    ) -> Vec<View> {
-        if self.views.is_empty() {
-            return vec![View::new(
-                "default",
-                ViewMatch::default(),
-                self.zones.iter().filter_map(&zone_of),
-            )];
-        }
-        self.views
-            .iter()
-            .map(|v| {
-                let zones = self
-                    .zones
-                    .iter()
-                    .filter(|zc| zc.views.is_empty() || zc.views.contains(&v.name))
-                    .filter_map(&zone_of);
-                View::new(v.name.clone(), v.matcher.clone(), zones)
-            })
-            .collect()
-    }
-}
-
 /// Reads and validates a config file.
 pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -160,7 +120,7 @@ pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
 /// tables (a key with a bad secret is reported once, where it is defined,
 /// not again in every view).
 fn parse_view(
-    view: &spec::View,
+    view: &spec::ViewSpec,
     declared: &[Name],
     at: &dyn Fn(usize, String) -> Diagnostic,
 ) -> Result<ViewConfig, Vec<Diagnostic>> {
@@ -239,7 +199,11 @@ const MIN_SECRET_LEN: usize = 16;
 const MAX_SECRET_LEN: usize = 512;
 
 /// Validates the `[[key]]` tables. Messages never quote a secret.
-fn parse_keys(keys: &[spec::Key], base: &Path, error: &mut dyn FnMut(usize, String)) -> Keyring {
+fn parse_keys(
+    keys: &[spec::KeySpec],
+    base: &Path,
+    error: &mut dyn FnMut(usize, String),
+) -> Keyring {
     let mut ring: Vec<tsig::Key> = Vec::new();
     for key in keys {
         let text = key.name.get_ref();
@@ -320,7 +284,7 @@ fn parse_keys(keys: &[spec::Key], base: &Path, error: &mut dyn FnMut(usize, Stri
             .filter(|b| !b.is_ascii_whitespace())
             .collect();
         let mut secret = Vec::new();
-        if let Err(e) = crate::zonefile::codec::base64_decode(&compact, &mut secret) {
+        if let Err(e) = codec::base64_decode(&compact, &mut secret) {
             error(offset, format!("{what} is not valid base64: {e}"));
             continue;
         }
@@ -551,18 +515,23 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
             dnssec,
         });
     }
+    let locate = |offset: usize| at(offset, String::new()).position;
     config.policy = policy::validate(
         spec.geo.as_ref(),
         &spec.region,
         &spec.cidr,
         &spec.latency,
         base,
+        &locate,
         &mut |offset, message| errors.push(at(offset, message)),
     );
-    (config.policy.health, config.policy.plugins) =
-        crate::health::check::validate(&spec.health, &spec.plugin, base, &mut |offset, message| {
-            errors.push(at(offset, message))
-        });
+    (config.policy.health, config.policy.plugins) = crate::health::check::validate(
+        &spec.health,
+        &spec.plugin,
+        base,
+        &locate,
+        &mut |offset, message| errors.push(at(offset, message)),
+    );
     if errors.is_empty() {
         Ok(config)
     } else {
@@ -573,12 +542,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
 /// The DNSSEC keys of one `[[zone]]`: settings without `dnssec = true`
 /// are an error rather than silently unused.
 fn parse_dnssec(
-    zone: &spec::Zone,
+    zone: &spec::ZoneSpec,
     base: &Path,
     text: &str,
     path: &Path,
     error: &mut dyn FnMut(usize, String),
-) -> Option<DnssecConfig> {
+) -> Option<dnssec::Settings> {
     let on = zone.dnssec.as_ref().filter(|d| *d.get_ref());
     let Some(on) = on else {
         let stray = [
@@ -600,7 +569,7 @@ fn parse_dnssec(
         }
         return None;
     };
-    let mut timing = crate::dnssec::Timing::default();
+    let mut timing = Timing::default();
     if let Some(v) = &zone.signature_validity {
         if *v.get_ref() == 0 {
             error(
@@ -627,12 +596,14 @@ fn parse_dnssec(
         .as_ref()
         .map_or_else(|| base.to_path_buf(), |d| base.join(d.get_ref()));
     let (line, col) = line_col(text, on.span().start);
-    Some(DnssecConfig {
+    Some(dnssec::Settings {
         key_directory,
         timing,
-        file: path.to_path_buf(),
-        line,
-        col,
+        position: Position {
+            file: path.into(),
+            line,
+            col,
+        },
     })
 }
 

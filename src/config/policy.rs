@@ -1,6 +1,7 @@
-//! The routing-policy part of the config: health checks and plugins
-//! (validated in health/check.rs), regions, CIDR collections, the latency table and
-//! the GeoIP database.
+//! The routing-policy part of the config: regions, CIDR collections, the
+//! latency table and the GeoIP database, validated here into the policy
+//! module's own types; and the health checks and plugins, whose tables
+//! the health module owns and validates (health/spec.rs, health/check.rs).
 //!
 //! ```toml
 //! [geo]
@@ -31,8 +32,8 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::health::HealthTable;
-use crate::policy::{Collection, LatencyRow, PolicyConfig, Region};
+use crate::policy::{Collection, LatencyRow, Region};
+use crate::proto::Position;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,56 +58,17 @@ pub struct LatencySpec {
     pub ms: Spanned<BTreeMap<String, u32>>,
 }
 
-/// One `[health.NAME]` table; which keys apply depends on `type` (see
-/// health/check.rs, which validates them).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HealthSpec {
-    /// `http`, `https`, `tcp`, `calculated`, `plugin` or `static`; absent
-    /// with `state`: static.
-    #[serde(rename = "type")]
-    pub kind: Option<Spanned<String>>,
-    /// Static checks: `up` or `down`.
-    pub state: Option<Spanned<String>>,
-    pub address: Option<Spanned<String>>,
-    pub port: Option<Spanned<i64>>,
-    pub host: Option<Spanned<String>>,
-    pub path: Option<Spanned<String>>,
-    pub sni: Option<Spanned<String>>,
-    /// Seconds.
-    pub interval: Option<Spanned<f64>>,
-    pub timeout: Option<Spanned<f64>>,
-    pub threshold: Option<Spanned<i64>>,
-    /// `"200-399"` or `"204"`.
-    pub expect_status: Option<Spanned<String>>,
-    pub body_contains: Option<Spanned<String>>,
-    pub inverted: Option<Spanned<bool>>,
-    pub ca_file: Option<Spanned<String>>,
-    pub tls_verify: Option<Spanned<bool>>,
-    pub children: Option<Spanned<Vec<Spanned<String>>>>,
-    pub min_healthy: Option<Spanned<i64>>,
-    pub plugin: Option<Spanned<String>>,
-    pub target: Option<Spanned<String>>,
-    /// Plugin checks: the state while the plugin cannot say (`up`/`down`).
-    pub unknown: Option<Spanned<String>>,
-}
-
-/// One `[plugin.ID]` table: a health-source library and its settings.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PluginSpec {
-    pub library: Spanned<String>,
-    /// The name the library must report; default: the table's ID.
-    pub name: Option<Spanned<String>>,
-    pub config: Option<Spanned<String>>,
-    pub interval: Option<Spanned<f64>>,
-    pub timeout: Option<Spanned<f64>>,
+/// `[geo] database`: the file, and where the config names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeoDatabase {
+    pub path: PathBuf,
+    pub position: Position,
 }
 
 /// The validated policy settings.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PolicySettings {
-    pub geo_database: Option<PathBuf>,
+    pub geo_database: Option<GeoDatabase>,
     pub regions: Vec<Region>,
     pub collections: Vec<Collection>,
     pub latency: Vec<LatencyRow>,
@@ -117,30 +79,11 @@ pub struct PolicySettings {
 }
 
 impl PolicySettings {
-    /// Opens the GeoIP database and builds what queries read.
-    pub fn build(&self) -> Result<(PolicyConfig, HealthTable), String> {
-        let geo = match &self.geo_database {
-            Some(path) => Some(crate::geo::GeoDb::open(path)?),
-            None => None,
-        };
-        let names = self.health.iter().map(|c| c.name.clone()).collect();
-        Ok((
-            PolicyConfig::new(
-                names,
-                self.regions.clone(),
-                self.collections.clone(),
-                self.latency.clone(),
-                geo,
-            ),
-            crate::health::initial_table(&self.health),
-        ))
-    }
-
     /// Whether zones compiled against `self` must be recompiled for
     /// `other`: check parameters (interval, address, …) do not matter to a
     /// zone, only the check names and their order, and the other tables.
     pub fn zones_differ(&self, other: &Self) -> bool {
-        self.geo_database != other.geo_database
+        self.geo_database.as_ref().map(|g| &g.path) != other.geo_database.as_ref().map(|g| &g.path)
             || self.regions != other.regions
             || self.collections != other.collections
             || self.latency != other.latency
@@ -159,6 +102,7 @@ pub fn validate(
     cidr: &BTreeMap<String, BTreeMap<String, Vec<Spanned<String>>>>,
     latency: &[LatencySpec],
     base: &Path,
+    locate: &dyn Fn(usize) -> Position,
     error: &mut dyn FnMut(usize, String),
 ) -> PolicySettings {
     let mut out = PolicySettings::default();
@@ -170,7 +114,10 @@ pub fn validate(
                 format!("GeoIP database \"{}\" does not exist", path.display()),
             );
         }
-        out.geo_database = Some(path);
+        out.geo_database = Some(GeoDatabase {
+            path,
+            position: locate(geo.database.span().start),
+        });
     }
     for region in regions {
         let name = region.name.get_ref();

@@ -13,18 +13,18 @@ pub const DEFAULT_TCP_MAX_CONNECTIONS: usize = 512;
 #[serde(deny_unknown_fields)]
 pub struct Spec {
     #[serde(default)]
-    pub server: Server,
+    pub server: ServerSpec,
     #[serde(default)]
-    pub zone: Vec<Zone>,
+    pub zone: Vec<ZoneSpec>,
     /// Split-horizon views, in match order.
     #[serde(default)]
-    pub view: Vec<View>,
+    pub view: Vec<ViewSpec>,
     /// TSIG keys (RFC 8945) views may match on.
     #[serde(default)]
-    pub key: Vec<Key>,
+    pub key: Vec<KeySpec>,
     #[serde(default)]
-    pub control: Control,
-    /// Routing policies: see config/policy.rs.
+    pub control: ControlSpec,
+    /// Routing policies: see config/policy.rs; health tables: health/spec.rs.
     pub geo: Option<super::policy::GeoSpec>,
     #[serde(default)]
     pub region: Vec<super::policy::RegionSpec>,
@@ -36,15 +36,15 @@ pub struct Spec {
     #[serde(default)]
     pub latency: Vec<super::policy::LatencySpec>,
     #[serde(default)]
-    pub health: std::collections::BTreeMap<String, Spanned<super::policy::HealthSpec>>,
+    pub health: std::collections::BTreeMap<String, Spanned<crate::health::HealthSpec>>,
     /// Health-source plugins: `[plugin.ID]`.
     #[serde(default)]
-    pub plugin: std::collections::BTreeMap<String, Spanned<super::policy::PluginSpec>>,
+    pub plugin: std::collections::BTreeMap<String, Spanned<crate::health::PluginSpec>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Server {
+pub struct ServerSpec {
     /// `ADDRESS:PORT` strings; IPv6 as `[::1]:53`.
     #[serde(default)]
     pub listen: Vec<Spanned<String>>,
@@ -60,7 +60,7 @@ pub struct Server {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Zone {
+pub struct ZoneSpec {
     pub name: Spanned<String>,
     pub file: Spanned<String>,
     /// Views serving this zone; absent: every view.
@@ -82,7 +82,7 @@ pub struct Zone {
 /// One `[[view]]`: which clients it serves.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct View {
+pub struct ViewSpec {
     pub name: Spanned<String>,
     /// Source prefixes (`"192.0.2.0/24"`, or a bare address); absent: any.
     pub match_clients: Option<Spanned<Vec<Spanned<String>>>>,
@@ -98,7 +98,7 @@ pub struct View {
 /// than a table key that would need quoting.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Key {
+pub struct KeySpec {
     pub name: Spanned<String>,
     /// `hmac-sha256` (default), `hmac-sha384`, `hmac-sha512`, `hmac-sha1`.
     pub algorithm: Option<Spanned<String>>,
@@ -110,9 +110,9 @@ pub struct Key {
 }
 
 /// Never shows the secret.
-impl std::fmt::Debug for Key {
+impl std::fmt::Debug for KeySpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Key")
+        f.debug_struct("KeySpec")
             .field("name", &self.name)
             .field("algorithm", &self.algorithm)
             .field("secret", &self.secret.as_ref().map(|_| "(hidden)"))
@@ -124,6 +124,6 @@ impl std::fmt::Debug for Key {
 /// `[control]`: the Unix socket `signpostctl` talks to.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Control {
+pub struct ControlSpec {
     pub socket: Option<Spanned<String>>,
 }

@@ -3,12 +3,12 @@
 //!
 //! ```text
 //! notify (debounced, on directories) ─┐
-//! SIGHUP (daemon::signals) ───────────┼─► Request ─► reload thread (Reloader)
+//! SIGHUP (daemon::signals) ───────────┼─► Job ─► reload thread (Reloader)
 //! control socket `reload [ZONE]` ─────┘                │  re-read config; stat/hash each zone's files;
-//!                                                       │  parse + compile only what changed
+//!                                                       │  compile (the compile stage) only what changed
 //!                                                       ▼
 //!                                     ArcSwap<Snapshot>::store (one pointer swap)
-//!                                     Board (per-zone status) ◄── control socket `status`
+//!                                     Status (per-zone status) ◄── control socket `status`
 //! ```
 //!
 //! All parsing and compiling happens on the one reload thread, never on a
@@ -31,7 +31,8 @@ use std::time::{Instant, SystemTime};
 use arc_swap::ArcSwap;
 
 use crate::config::{Config, ZoneConfig};
-use crate::name::Name;
+use crate::proto::time::utc;
+use crate::proto::Name;
 use crate::snapshot::Snapshot;
 
 pub use reload::Reloader;
@@ -47,7 +48,7 @@ pub struct Overrides {
 }
 
 /// Work for the reload thread.
-pub enum Request {
+pub enum Job {
     /// Something changed on disk at these (normalized) paths.
     Files(Vec<PathBuf>),
     /// SIGHUP or `signpostctl reload`: re-read the config and reload every
@@ -81,7 +82,7 @@ impl Report {
 
 /// What the last attempt to load a zone did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum LastLoad {
     Loaded,
     /// Files unchanged since the last load; nothing was parsed.
     Unchanged,
@@ -103,14 +104,14 @@ pub struct ZoneRow {
     pub records: usize,
     pub loaded_at: Option<SystemTime>,
     pub load_ms: u64,
-    pub last: Outcome,
+    pub last: LastLoad,
     pub last_at: SystemTime,
 }
 
 /// Everything `status` shows. Written by the reload thread after each
 /// reload, read by the control socket; never touched by queries.
 #[derive(Debug, Clone)]
-pub struct Board {
+pub struct Status {
     started: Instant,
     started_at: SystemTime,
     pub listeners: Vec<(SocketAddr, SocketAddr)>,
@@ -125,7 +126,7 @@ pub struct Board {
     pub last_reload: Option<(SystemTime, bool, u64)>,
 }
 
-impl Board {
+impl Status {
     fn new(config: &Config) -> Self {
         Self {
             started: Instant::now(),
@@ -210,9 +211,9 @@ fn zone_line(z: &ZoneRow) -> String {
         _ => "not served".to_string(),
     };
     let last = match &z.last {
-        Outcome::Loaded => "loaded".to_string(),
-        Outcome::Unchanged => "unchanged".to_string(),
-        Outcome::Failed { errors } => format!("FAILED ({errors} errors)"),
+        LastLoad::Loaded => "loaded".to_string(),
+        LastLoad::Unchanged => "unchanged".to_string(),
+        LastLoad::Failed { errors } => format!("FAILED ({errors} errors)"),
     };
     format!(
         "zone {} ({}): {serving}; last reload {} {last}",
@@ -233,38 +234,13 @@ fn duration(mut secs: u64) -> String {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ`, without pulling in a date crate.
-pub fn utc(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
 /// The running reload machinery, as the daemon holds it.
 pub struct Control {
     pub state: Arc<ArcSwap<Snapshot>>,
-    pub board: Arc<Mutex<Board>>,
+    pub status: Arc<Mutex<Status>>,
     /// Health states and overrides, for the control socket.
     pub health: crate::health::Handle,
-    requests: std::sync::mpsc::Sender<Request>,
+    jobs: std::sync::mpsc::Sender<Job>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -273,8 +249,8 @@ impl Control {
     /// publishes the first snapshot and starts the reload thread.
     pub fn start(config: Config, overrides: Overrides) -> std::io::Result<Self> {
         let (tx, rx) = std::sync::mpsc::channel();
-        let board = Arc::new(Mutex::new(Board::new(&config)));
-        let mut reloader = Reloader::new(config, overrides, board.clone(), tx.clone());
+        let status = Arc::new(Mutex::new(Status::new(&config)));
+        let mut reloader = Reloader::new(config, overrides, status.clone(), tx.clone());
         let state = reloader.state();
         let health = reloader.health();
         let thread = std::thread::Builder::new()
@@ -282,21 +258,21 @@ impl Control {
             .spawn(move || reloader.run(&rx))?;
         Ok(Self {
             state,
-            board,
+            status,
             health,
-            requests: tx,
+            jobs: tx,
             thread: Some(thread),
         })
     }
 
     /// A sender for SIGHUP handling and the control socket.
-    pub fn requests(&self) -> std::sync::mpsc::Sender<Request> {
-        self.requests.clone()
+    pub fn jobs(&self) -> std::sync::mpsc::Sender<Job> {
+        self.jobs.clone()
     }
 
     /// Records the bound listeners for `status`.
     pub fn set_listeners(&self, listeners: Vec<(SocketAddr, SocketAddr)>) {
-        if let Ok(mut b) = self.board.lock() {
+        if let Ok(mut b) = self.status.lock() {
             b.listeners = listeners;
         }
     }
@@ -304,12 +280,12 @@ impl Control {
     /// Asks the reload thread to stop without waiting: a reload in progress
     /// has nothing to save, so shutdown need not wait for a large zone.
     pub fn stop(self) {
-        let _ = self.requests.send(Request::Stop);
+        let _ = self.jobs.send(Job::Stop);
     }
 
     /// Like [`stop`](Self::stop), then waits for the thread (tests).
     pub fn stop_and_wait(mut self) {
-        let _ = self.requests.send(Request::Stop);
+        let _ = self.jobs.send(Job::Stop);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -319,14 +295,6 @@ impl Control {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_dates() {
-        let at = |s: u64| utc(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(s));
-        assert_eq!(at(0), "1970-01-01T00:00:00Z");
-        assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(at(1_798_761_599), "2026-12-31T23:59:59Z");
-    }
 
     #[test]
     fn durations() {

@@ -16,33 +16,39 @@ use arc_swap::ArcSwap;
 
 use super::files::Fingerprint;
 use super::watch::{normalize, Watcher};
-use super::{Board, Outcome, Overrides, Report, Request, ZoneRow};
-use crate::config::{self, Config};
+use super::{Job, LastLoad, Overrides, Report, Status, ZoneRow};
+use crate::compile::{self, ZoneResult};
+use crate::config::{self, Config, ZoneConfig};
 use crate::health::{HealthTable, Monitor};
-use crate::name::Name;
 use crate::policy::PolicyConfig;
+use crate::proto::Name;
 use crate::snapshot::{Snapshot, ViewMatch};
-use crate::zone::{self, Zone};
+use crate::zone::Zone;
 
+/// A zone's identity across reloads: its name, file and signing settings
+/// (changed signing settings reload it); its views only say where it is
+/// served.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct ZoneKey {
-    name: Name,
-    file: PathBuf,
-    /// Part of the key so that changed signing settings reload the zone.
-    dnssec: Option<config::DnssecConfig>,
-}
+struct ZoneKey(ZoneConfig);
 
 impl ZoneKey {
-    fn of(zone: &config::ZoneConfig) -> Self {
-        Self {
-            name: zone.name.clone(),
-            file: zone.file.clone(),
-            dnssec: zone.dnssec.clone(),
-        }
+    fn of(zone: &ZoneConfig) -> Self {
+        Self(ZoneConfig {
+            views: Vec::new(),
+            ..zone.clone()
+        })
+    }
+
+    fn name(&self) -> &Name {
+        &self.0.name
+    }
+
+    fn file(&self) -> &Path {
+        &self.0.file
     }
 }
 
-struct Entry {
+struct ServedZone {
     /// What serves now; None when the zone never loaded.
     zone: Option<Arc<Zone>>,
     /// Content hash of what serves, to tell an edit from a `touch`.
@@ -52,7 +58,7 @@ struct Entry {
     read: Fingerprint,
     loaded_at: Option<SystemTime>,
     load_ms: u64,
-    last: Outcome,
+    last: LastLoad,
     last_at: SystemTime,
 }
 
@@ -78,10 +84,10 @@ pub struct Reloader {
     monitor: Monitor,
     overrides: Overrides,
     state: Arc<ArcSwap<Snapshot>>,
-    entries: HashMap<ZoneKey, Entry>,
+    entries: HashMap<ZoneKey, ServedZone>,
     config_read: Option<Fingerprint>,
-    board: Arc<Mutex<Board>>,
-    requests: Sender<Request>,
+    status: Arc<Mutex<Status>>,
+    jobs: Sender<Job>,
     watcher: Option<Watcher>,
     /// Normalized paths of every file a reload depends on.
     watched: HashSet<PathBuf>,
@@ -94,26 +100,23 @@ impl Reloader {
     pub fn new(
         config: Config,
         overrides: Overrides,
-        board: Arc<Mutex<Board>>,
-        requests: Sender<Request>,
+        status: Arc<Mutex<Status>>,
+        jobs: Sender<Job>,
     ) -> Self {
         let config_read = config.source.as_deref().map(Fingerprint::take);
-        let (policy, _) = build_policy(&config);
+        let (policy, _) = policy_or_log(&config);
         let monitor = Monitor::start(&config.policy.health, &config.policy.plugins);
         let mut reloader = Self {
             policy: Arc::new(policy),
             health: monitor.cell(),
             monitor,
-            state: Arc::new(ArcSwap::from_pointee(Snapshot::with_views(
-                Vec::new(),
-                config.edns_udp_size,
-            ))),
+            state: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
             config,
             overrides,
             entries: HashMap::new(),
             config_read,
-            board,
-            requests,
+            status,
+            jobs,
             watcher: None,
             watched: HashSet::new(),
             fresh: HashSet::new(),
@@ -137,16 +140,16 @@ impl Reloader {
         self.monitor.handle()
     }
 
-    /// Serves requests until [`Request::Stop`] or every sender is gone.
-    pub fn run(&mut self, requests: &Receiver<Request>) {
-        while let Ok(request) = requests.recv() {
-            match request {
-                Request::Files(paths) => {
+    /// Does jobs until [`Job::Stop`] or every sender is gone.
+    pub fn run(&mut self, jobs: &Receiver<Job>) {
+        while let Ok(job) = jobs.recv() {
+            match job {
+                Job::Files(paths) => {
                     if paths.iter().any(|p| self.watched.contains(p)) {
                         self.reload(&Trigger::Watch);
                     }
                 }
-                Request::Reload { zone, reply } => {
+                Job::Reload { zone, reply } => {
                     let report = match &zone {
                         Some(name) => self.reload(&Trigger::Zone(name)),
                         None => self.reload(&Trigger::Full),
@@ -156,7 +159,7 @@ impl Reloader {
                         let _ = reply.send(report);
                     }
                 }
-                Request::Stop => break,
+                Job::Stop => break,
             }
         }
     }
@@ -186,9 +189,9 @@ impl Reloader {
         let quiet = matches!(trigger, Trigger::Watch) && !config_changed && !zones_changed;
         if !quiet || !report.ok {
             tracing::info!(failed = report.failed, ms, "reload finished");
-            if let Ok(mut board) = self.board.lock() {
-                board.reloads += 1;
-                board.last_reload = Some((SystemTime::now(), report.ok, ms));
+            if let Ok(mut status) = self.status.lock() {
+                status.reloads += 1;
+                status.last_reload = Some((SystemTime::now(), report.ok, ms));
             }
         }
         report
@@ -246,7 +249,7 @@ impl Reloader {
                 let mut recompiled = None;
                 if new.policy != self.config.policy && new.policy.zones_differ(&self.config.policy)
                 {
-                    let policy = Arc::new(build_policy(&new).0);
+                    let policy = Arc::new(policy_or_log(&new).0);
                     let results = self.compile_all(&new, &policy);
                     let mut broken = 0;
                     for (key, _, (result, _)) in &results {
@@ -287,7 +290,7 @@ impl Reloader {
                 if let Some((policy, results)) = recompiled {
                     self.policy = policy;
                     for (key, read, (result, ms)) in results {
-                        let label = zone_label(&key.name, &new.zones, &key.file);
+                        let label = zone_label(key.name(), &new.zones, key.file());
                         self.fresh.insert(key.clone());
                         self.install(key, &label, read, result, ms, report);
                     }
@@ -339,7 +342,7 @@ impl Reloader {
                 None => Fingerprint::take(&zc.file),
                 Some(entry) => {
                     let retry = matches!(trigger, Trigger::Full)
-                        && matches!(entry.last, Outcome::Failed { .. });
+                        && matches!(entry.last, LastLoad::Failed { .. });
                     if !forced && !retry && !entry.read.maybe_changed() {
                         continue;
                     }
@@ -348,7 +351,7 @@ impl Reloader {
                         // Touched, or a racy stamp that turned out fine.
                         entry.read = read;
                         if !matches!(trigger, Trigger::Watch) {
-                            entry.last = Outcome::Unchanged;
+                            entry.last = LastLoad::Unchanged;
                             entry.last_at = SystemTime::now();
                             report.lines.push(format!(
                                 "{label}: unchanged{}",
@@ -380,7 +383,7 @@ impl Reloader {
         &self,
         config: &Config,
         policy: &Arc<PolicyConfig>,
-    ) -> Vec<(ZoneKey, Fingerprint, (Compiled, u64))> {
+    ) -> Vec<(ZoneKey, Fingerprint, (ZoneResult, u64))> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for zc in &config.zones {
@@ -408,20 +411,23 @@ impl Reloader {
         key: ZoneKey,
         label: &str,
         read: Fingerprint,
-        result: Compiled,
+        result: ZoneResult,
         ms: u64,
         report: &mut Report,
     ) -> bool {
         let now = SystemTime::now();
-        let entry = self.entries.entry(key.clone()).or_insert_with(|| Entry {
-            zone: None,
-            served_hash: None,
-            read: read.clone(),
-            loaded_at: None,
-            load_ms: 0,
-            last: Outcome::Unchanged,
-            last_at: now,
-        });
+        let entry = self
+            .entries
+            .entry(key.clone())
+            .or_insert_with(|| ServedZone {
+                zone: None,
+                served_hash: None,
+                read: read.clone(),
+                loaded_at: None,
+                load_ms: 0,
+                last: LastLoad::Unchanged,
+                last_at: now,
+            });
         let hash = read.hash;
         entry.read = read;
         entry.last_at = now;
@@ -450,7 +456,7 @@ impl Reloader {
                     }
                 }
                 tracing::info!(
-                    zone = %key.name,
+                    zone = %key.name(),
                     serial = new.serial,
                     records = new.record_count,
                     ms,
@@ -464,7 +470,7 @@ impl Reloader {
                 entry.served_hash = Some(hash);
                 entry.loaded_at = Some(now);
                 entry.load_ms = ms;
-                entry.last = Outcome::Loaded;
+                entry.last = LastLoad::Loaded;
                 true
             }
             Err(errors) => {
@@ -483,7 +489,7 @@ impl Reloader {
                 };
                 tracing::error!("{line}");
                 report.lines.push(line);
-                entry.last = Outcome::Failed {
+                entry.last = LastLoad::Failed {
                     errors: errors.len(),
                 };
                 false
@@ -495,21 +501,18 @@ impl Reloader {
     /// queries in flight finish on the snapshot they loaded.
     fn publish(&mut self) {
         let config = &self.config;
-        let zone_of = |zc: &config::ZoneConfig| {
+        let zone_of = |zc: &ZoneConfig| {
             self.entries
                 .get(&ZoneKey::of(zc))
                 .and_then(|e| e.zone.clone())
         };
-        let views = config.build_views(zone_of);
-        self.state.store(Arc::new(
-            Snapshot::with_views(views, config.edns_udp_size)
-                .with_policy(self.policy.clone(), self.health.clone())
-                .with_keys(config.keys.clone()),
-        ));
-        self.update_board();
+        let views = compile::views(config, zone_of);
+        let snapshot = compile::snapshot(config, views, self.policy.clone(), self.health.clone());
+        self.state.store(Arc::new(snapshot));
+        self.update_status();
     }
 
-    fn update_board(&self) {
+    fn update_status(&self) {
         let config = &self.config;
         let views = if config.views.is_empty() {
             vec![("default".to_string(), "every client".to_string())]
@@ -538,11 +541,11 @@ impl Reloader {
                 })
             })
             .collect();
-        if let Ok(mut board) = self.board.lock() {
-            board.views = views;
-            board.zones = zones;
-            board.config.clone_from(&config.source);
-            board.watching = self.watcher.as_ref().map(Watcher::dir_count);
+        if let Ok(mut status) = self.status.lock() {
+            status.views = views;
+            status.zones = zones;
+            status.config.clone_from(&config.source);
+            status.watching = self.watcher.as_ref().map(Watcher::dir_count);
         }
     }
 
@@ -554,11 +557,11 @@ impl Reloader {
                 tracing::info!("file watching off");
             }
             self.watched.clear();
-            self.update_board();
+            self.update_status();
             return;
         }
         if self.watcher.is_none() {
-            match Watcher::start(self.requests.clone()) {
+            match Watcher::start(self.jobs.clone()) {
                 Ok(w) => self.watcher = Some(w),
                 Err(e) => {
                     tracing::warn!("cannot watch files ({e}); use SIGHUP or signpostctl reload");
@@ -585,12 +588,12 @@ impl Reloader {
             w.set_files(files.iter().map(PathBuf::as_path));
         }
         self.watched = files;
-        self.update_board();
+        self.update_status();
     }
 }
 
 /// `zone NAME`, with its views when the name is configured more than once.
-fn zone_label(name: &Name, zones: &[config::ZoneConfig], file: &Path) -> String {
+fn zone_label(name: &Name, zones: &[ZoneConfig], file: &Path) -> String {
     let twins = zones.iter().filter(|z| z.name == *name).count();
     if twins < 2 {
         return format!("zone {name}");
@@ -632,14 +635,10 @@ fn describe(m: &ViewMatch) -> String {
     }
 }
 
-type Compiled = Result<zone::build::Built, Vec<crate::zonefile::Diagnostic>>;
-
-/// Parses, compiles and (when configured) attaches the signer of one zone;
-/// also returns the milliseconds it took.
-fn compile(key: &ZoneKey, policy: &Arc<PolicyConfig>) -> (Compiled, u64) {
+/// Compiles one zone; also returns the milliseconds it took.
+fn compile(key: &ZoneKey, policy: &Arc<PolicyConfig>) -> (ZoneResult, u64) {
     let started = Instant::now();
-    let result = zone::load_with(&key.name, &key.file, policy)
-        .and_then(|built| crate::dnssec::attach(built, key.dnssec.as_ref()));
+    let result = compile::zone(&key.0, policy);
     (result, started.elapsed().as_millis() as u64)
 }
 
@@ -651,14 +650,14 @@ fn serial_lt(a: u32, b: u32) -> bool {
 /// The policy config and fixed health states of `config`. A GeoIP
 /// database that cannot be read is logged and geolocation runs without it
 /// (every client then has an unknown location and gets default sets).
-fn build_policy(config: &Config) -> (PolicyConfig, HealthTable) {
-    match config.policy.build() {
+fn policy_or_log(config: &Config) -> (PolicyConfig, HealthTable) {
+    match compile::policy(&config.policy) {
         Ok(built) => built,
         Err(e) => {
-            tracing::error!("{e}");
+            tracing::error!("{e}; geolocation runs without it");
             let mut settings = config.policy.clone();
             settings.geo_database = None;
-            settings.build().unwrap_or_default()
+            compile::policy(&settings).unwrap_or_default()
         }
     }
 }

@@ -21,10 +21,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use arc_swap::ArcSwap;
 
-use super::{Board, Request};
+use super::{Job, Status};
 use crate::explain::{explain_snapshot, ExplainClient};
 use crate::health::Handle;
-use crate::name::Name;
+use crate::proto::name::Name;
 use crate::snapshot::Snapshot;
 
 /// Last line of a successful answer.
@@ -41,8 +41,8 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// What the commands read and drive.
 #[derive(Clone)]
 pub struct Served {
-    pub requests: Sender<Request>,
-    pub board: Arc<Mutex<Board>>,
+    pub jobs: Sender<Job>,
+    pub status: Arc<Mutex<Status>>,
     pub health: Handle,
     /// The snapshot queries are answered from, for `explain`.
     pub state: Arc<ArcSwap<Snapshot>>,
@@ -50,7 +50,7 @@ pub struct Served {
 
 /// A bound control socket; removes its file when dropped, unless another
 /// process has replaced it meanwhile.
-pub struct Bound {
+pub struct ControlSocket {
     listener: Option<UnixListener>,
     path: PathBuf,
     /// (device, inode) of the socket file we created.
@@ -62,7 +62,7 @@ pub struct Bound {
 /// crashed daemon is replaced; a live one (another daemon answers) is not.
 /// A missing last directory (`/run/signpost` after a reboot, when no
 /// service manager made it) is created, mode 0755.
-pub fn bind(path: &Path) -> io::Result<Bound> {
+pub fn bind(path: &Path) -> io::Result<ControlSocket> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {
             use std::os::unix::fs::DirBuilderExt;
@@ -94,7 +94,7 @@ pub fn bind(path: &Path) -> io::Result<Bound> {
     // and the peer-credential check covers the rest.
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     let meta = std::fs::metadata(path)?;
-    Ok(Bound {
+    Ok(ControlSocket {
         listener: Some(listener),
         path: path.to_path_buf(),
         id: (meta.dev(), meta.ino()),
@@ -102,7 +102,7 @@ pub fn bind(path: &Path) -> io::Result<Bound> {
     })
 }
 
-impl Bound {
+impl ControlSocket {
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -152,7 +152,7 @@ impl Bound {
     }
 }
 
-impl Drop for Bound {
+impl Drop for ControlSocket {
     fn drop(&mut self) {
         let ours =
             std::fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.id);
@@ -164,8 +164,8 @@ impl Drop for Bound {
 
 async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> io::Result<()> {
     let Served {
-        requests,
-        board,
+        jobs,
+        status,
         health,
         state,
     } = served;
@@ -189,14 +189,14 @@ async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> i
     let words: Vec<&str> = line.split_whitespace().collect();
     let (lines, ok) = match words.as_slice() {
         ["status"] => {
-            let text = board.lock().map(|b| b.render()).unwrap_or_default();
+            let text = status.lock().map(|b| b.render()).unwrap_or_default();
             let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
             lines.extend(signing_lines(&state.load()));
             (lines, true)
         }
-        ["reload"] => reload(&requests, None).await,
+        ["reload"] => reload(&jobs, None).await,
         ["reload", zone] => match Name::parse(zone, Some(&Name::root())) {
-            Ok(name) => reload(&requests, Some(name)).await,
+            Ok(name) => reload(&jobs, Some(name)).await,
             Err(e) => (vec![format!("bad zone name \"{zone}\": {e}")], false),
         },
         ["health"] => (health.list(), true),
@@ -227,7 +227,7 @@ async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> i
 /// Live signing counters, one line per signed zone (a zone in several
 /// views is listed once).
 fn signing_lines(snapshot: &Snapshot) -> Vec<String> {
-    let mut seen: Vec<*const crate::dnssec::Signer> = Vec::new();
+    let mut seen: Vec<*const crate::dnssec::ZoneSigner> = Vec::new();
     let mut lines = Vec::new();
     for view in &snapshot.views {
         let mut zones: Vec<&crate::zone::Zone> = view.zones.values().map(|z| &**z).collect();
@@ -250,12 +250,12 @@ fn explain(
     rtype: &str,
     client: &str,
 ) -> (Vec<String>, bool) {
-    let Some(qtype) = crate::zonefile::rtype_from_str(rtype) else {
+    let Some(qtype) = crate::proto::rtype::from_str(rtype) else {
         return (vec![format!("unknown record type \"{rtype}\"")], false);
     };
     let client: ExplainClient = match client.parse() {
         Ok(c) => c,
-        Err(e) => return (vec![e], false),
+        Err(e) => return (vec![e.to_string()], false),
     };
     match explain_snapshot(&state.load(), name, qtype, client) {
         Ok(mut lines) => {
@@ -265,14 +265,14 @@ fn explain(
             );
             (lines, true)
         }
-        Err(e) => (vec![e], false),
+        Err(e) => (vec![e.to_string()], false),
     }
 }
 
-async fn reload(requests: &Sender<Request>, zone: Option<Name>) -> (Vec<String>, bool) {
+async fn reload(jobs: &Sender<Job>, zone: Option<Name>) -> (Vec<String>, bool) {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    if requests
-        .send(Request::Reload {
+    if jobs
+        .send(Job::Reload {
             zone,
             reply: Some(tx),
         })
@@ -287,14 +287,14 @@ async fn reload(requests: &Sender<Request>, zone: Option<Name>) -> (Vec<String>,
 }
 
 /// What the daemon answered: its lines, and whether it ended with `OK`.
-pub struct Answer {
+pub struct Reply {
     pub lines: Vec<String>,
     pub ok: bool,
 }
 
 /// Sends one command and reads the whole answer (the client side, for
 /// `signpostctl`).
-pub fn call(path: &Path, command: &str, timeout: Duration) -> io::Result<Answer> {
+pub fn call(path: &Path, command: &str, timeout: Duration) -> io::Result<Reply> {
     let mut stream = UnixStream::connect(path)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
@@ -321,5 +321,5 @@ pub fn call(path: &Path, command: &str, timeout: Duration) -> io::Result<Answer>
             ))
         }
     };
-    Ok(Answer { lines, ok })
+    Ok(Reply { lines, ok })
 }

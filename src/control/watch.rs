@@ -11,21 +11,21 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
-use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::notify::{self, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 
-use super::Request;
+use super::Job;
 
 /// Quiet time after the last event before a reload starts: long enough to
 /// see an editor's write-and-rename as one change, short enough to apply an
 /// edit well within a couple of seconds.
 const DEBOUNCE: Duration = Duration::from_millis(200);
 
-type Inner = Debouncer<RecommendedWatcher, RecommendedCache>;
+type Debounced = Debouncer<RecommendedWatcher, RecommendedCache>;
 
 /// The watcher and what it currently watches.
 pub(super) struct Watcher {
-    inner: Inner,
+    inner: Debounced,
     dirs: HashSet<PathBuf>,
 }
 
@@ -42,8 +42,8 @@ pub(super) fn normalize(path: &Path) -> PathBuf {
 }
 
 impl Watcher {
-    /// Starts the debouncer; events go to `requests` as [`Request::Files`].
-    pub(super) fn start(requests: Sender<Request>) -> Result<Self, String> {
+    /// Starts the debouncer; events go to `jobs` as [`Job::Files`].
+    pub(super) fn start(jobs: Sender<Job>) -> Result<Self, notify::Error> {
         let inner = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
             match result {
                 Ok(events) => {
@@ -54,7 +54,7 @@ impl Watcher {
                         .collect();
                     if !paths.is_empty() {
                         // The reload thread gone means we are shutting down.
-                        let _ = requests.send(Request::Files(paths));
+                        let _ = jobs.send(Job::Files(paths));
                     }
                 }
                 Err(errors) => {
@@ -63,8 +63,7 @@ impl Watcher {
                     }
                 }
             }
-        })
-        .map_err(|e| e.to_string())?;
+        })?;
         Ok(Self {
             inner,
             dirs: HashSet::new(),

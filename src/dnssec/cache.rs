@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use std::collections::hash_map::RandomState;
 
-use crate::zone::Rrset;
+use crate::proto::Rrset;
 
 const SHARDS: usize = 16;
 

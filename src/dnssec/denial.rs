@@ -25,8 +25,8 @@
 //! validator takes as the closest encloser when it checks the wildcard
 //! (so `next` must not be `\000.C`: that would name `C` as encloser).
 
-use crate::name::MAX_NAME_LEN;
-use crate::rtype;
+use crate::proto::name::MAX_NAME_LEN;
+use crate::proto::rtype;
 
 const MAX_LABEL: usize = 63;
 
@@ -211,14 +211,18 @@ mod tests {
             let next = first_child(&name);
             assert!(next.len() <= MAX_NAME_LEN, "{len}: {}", next.len());
             assert_ne!(next, name, "{len}");
-            assert_eq!(crate::name::wire_name_len(&next), Some(next.len()), "{len}");
+            assert_eq!(
+                crate::proto::name::wire_name_len(&next),
+                Some(next.len()),
+                "{len}"
+            );
         }
         // 253 octets still has room for \000: a real child.
         assert_eq!(first_child(&long_name(253))[..2], [1, 0]);
     }
 
     use super::*;
-    use crate::name::Name;
+    use crate::proto::name::Name;
     use std::cmp::Ordering;
 
     fn n(text: &str) -> Name {

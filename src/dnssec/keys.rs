@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
 
-use crate::name::Name;
+use crate::proto::name::Name;
 
 /// DNSKEY flags of a CSK: Zone Key (bit 7) and Secure Entry Point (bit 15).
 pub const CSK_FLAGS: u16 = 257;
@@ -35,12 +35,12 @@ pub const DNSKEY_TTL: u32 = 3600;
 
 /// The signing algorithms offered (RFC 8624 recommends both).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Algorithm {
+pub enum SigningAlgorithm {
     EcdsaP256Sha256,
     Ed25519,
 }
 
-impl Algorithm {
+impl SigningAlgorithm {
     pub fn number(self) -> u8 {
         match self {
             Self::EcdsaP256Sha256 => 13,
@@ -97,7 +97,7 @@ enum Pair {
 pub struct SigningKey {
     pair: Pair,
     rng: SystemRandom,
-    pub algorithm: Algorithm,
+    pub algorithm: SigningAlgorithm,
     /// DNSKEY RDATA: flags, protocol, algorithm, public key.
     pub dnskey_rdata: Vec<u8>,
     pub key_tag: u16,
@@ -115,10 +115,10 @@ impl fmt::Debug for SigningKey {
 
 impl SigningKey {
     /// Parses a PKCS#8 document for `algorithm`.
-    pub fn from_pkcs8(algorithm: Algorithm, der: &[u8]) -> Option<Self> {
+    pub fn from_pkcs8(algorithm: SigningAlgorithm, der: &[u8]) -> Option<Self> {
         let rng = SystemRandom::new();
         let (pair, public) = match algorithm {
-            Algorithm::EcdsaP256Sha256 => {
+            SigningAlgorithm::EcdsaP256Sha256 => {
                 let pair = EcdsaKeyPair::from_pkcs8(
                     &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
                     der,
@@ -130,7 +130,7 @@ impl SigningKey {
                 let public = pair.public_key().as_ref().get(1..)?.to_vec();
                 (Pair::Ecdsa(pair), public)
             }
-            Algorithm::Ed25519 => {
+            SigningAlgorithm::Ed25519 => {
                 let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).ok()?;
                 let public = pair.public_key().as_ref().to_vec();
                 (Pair::Ed25519(pair), public)
@@ -200,7 +200,7 @@ fn file_zone(zone: &Name) -> String {
     }
 }
 
-fn base_name(zone: &Name, algorithm: Algorithm, tag: u16) -> String {
+fn base_name(zone: &Name, algorithm: SigningAlgorithm, tag: u16) -> String {
     format!("K{}+{:03}+{:05}", file_zone(zone), algorithm.number(), tag)
 }
 
@@ -240,16 +240,16 @@ pub fn ds_line(zone: &Name, key: &SigningKey) -> String {
 /// overwriting). Returns the key and the path of its `.key` file.
 pub fn generate(
     zone: &Name,
-    algorithm: Algorithm,
+    algorithm: SigningAlgorithm,
     dir: &Path,
 ) -> Result<(SigningKey, PathBuf), KeyError> {
     let rng = SystemRandom::new();
     let der = match algorithm {
-        Algorithm::EcdsaP256Sha256 => {
+        SigningAlgorithm::EcdsaP256Sha256 => {
             EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
                 .map_err(|_| KeyError::Generate)?
         }
-        Algorithm::Ed25519 => {
+        SigningAlgorithm::Ed25519 => {
             Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| KeyError::Generate)?
         }
     };
@@ -286,7 +286,7 @@ pub fn load(zone: &Name, dir: &Path) -> Result<SigningKey, KeyError> {
         path: dir.display().to_string(),
         source,
     })?;
-    let mut found: Vec<(PathBuf, Algorithm)> = Vec::new();
+    let mut found: Vec<(PathBuf, SigningAlgorithm)> = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
@@ -300,7 +300,7 @@ pub fn load(zone: &Name, dir: &Path) -> Result<SigningKey, KeyError> {
             .split('+')
             .next()
             .and_then(|a| a.parse::<u8>().ok())
-            .and_then(Algorithm::from_number);
+            .and_then(SigningAlgorithm::from_number);
         if let Some(alg) = alg {
             found.push((entry.path(), alg));
         }
@@ -338,24 +338,8 @@ pub fn load(zone: &Name, dir: &Path) -> Result<SigningKey, KeyError> {
 
 /// Standard base64 with padding (RFC 4648 §4), as DNSKEY presentation uses.
 pub fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                let idx = ((n >> (18 - 6 * i)) & 63) as usize;
-                out.push(char::from(ALPHABET.get(idx).copied().unwrap_or(b'A')));
-            } else {
-                out.push('=');
-            }
-        }
-    }
+    crate::proto::codec::base64_encode(data, &mut out);
     out
 }
 
@@ -383,7 +367,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("signpost-keys-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let zone = Name::parse("Example.TEST.", None).unwrap();
-        for alg in [Algorithm::EcdsaP256Sha256, Algorithm::Ed25519] {
+        for alg in [SigningAlgorithm::EcdsaP256Sha256, SigningAlgorithm::Ed25519] {
             let sub = dir.join(format!("{}", alg.number()));
             std::fs::create_dir_all(&sub).unwrap();
             let (key, path) = generate(&zone, alg, &sub).unwrap();

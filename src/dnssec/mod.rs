@@ -2,37 +2,26 @@
 //! because policy answers differ per query and cannot be signed ahead.
 //!
 //! ```text
-//! key directory ─► keys::load ─► Signer (one per signed zone, in Zone) ─┐
-//! query::write_answer (DO=1) ── RRset as answered ─► Signer::rrsig ──────┤
-//!                                                    cache hit? ─► RRSIG │
-//!                                                    miss ─► sign::rrsig_rdata
-//! negative answers / wildcards ─► denial (RFC 4470 NSEC white lies) ─────┘
+//! key directory ─► keys::load ─► ZoneSigner (one per signed zone, in Zone) ─┐
+//! query::dnssec (DO=1) ── RRset as answered ─► ZoneSigner::rrsig ───────────┤
+//!                                                 cache hit? ─► RRSIG       │
+//!                                                 miss ─► sign::rrsig_rdata │
+//! negative answers / wildcards ─► denial (RFC 4470 NSEC white lies) ────────┘
 //! ```
 //!
-//! This module owns keys, signatures, their cache and NSEC synthesis; the
-//! query path decides *what* to sign (see `query::dnssec_sections`).
-
-// The query path must not panic on any input.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
+//! This module owns keys, signatures, their cache, NSEC synthesis and the
+//! zone's signing [`Settings`]; the query path's DNSSEC stage
+//! (`query::dnssec`) decides *what* to sign. The compile stage attaches a
+//! signer to each signed zone.
 
 pub mod cache;
 pub mod denial;
 pub mod keys;
 pub mod sign;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
 
-use crate::name::Name;
-use crate::rtype;
-use crate::zone::Rrset;
+use crate::proto::{rtype, time, Name, Position, Rrset};
 
 /// Default signature validity: 14 days from inception.
 pub const DEFAULT_VALIDITY: u64 = 14 * 86400;
@@ -64,9 +53,19 @@ impl Default for Timing {
     }
 }
 
+/// A signed zone's settings: `dnssec = true` and the keys beside it in
+/// its `[[zone]]` table (signpost.toml(5), section DNSSEC).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Settings {
+    pub key_directory: PathBuf,
+    pub timing: Timing,
+    /// Where `dnssec = true` is written: key errors point there.
+    pub position: Position,
+}
+
 /// Everything needed to sign one zone's answers.
 #[derive(Debug)]
-pub struct Signer {
+pub struct ZoneSigner {
     key: keys::SigningKey,
     /// Lowercased apex: the RRSIG signer name.
     apex: Vec<u8>,
@@ -76,7 +75,7 @@ pub struct Signer {
     pub cache: cache::Cache,
 }
 
-impl Signer {
+impl ZoneSigner {
     pub fn new(apex: &Name, key: keys::SigningKey, timing: Timing) -> Self {
         let dnskey = Rrset::new(rtype::DNSKEY, keys::DNSKEY_TTL, &[&key.dnskey_rdata]);
         Self {
@@ -112,9 +111,7 @@ impl Signer {
     /// data cannot be signed; the answer then goes out without it and
     /// validators treat it as bogus rather than being misled.
     pub fn rrsig(&self, owner: &[u8], rrset: &Rrset) -> Option<std::sync::Arc<cache::Slot>> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = time::unix_now();
         let key = self.cache.key(owner, rrset);
         self.cache
             .get_or_sign(key, now, || self.make(owner, rrset, now))
@@ -135,28 +132,5 @@ impl Signer {
         let rrsig = sign::rrsig_rdata(&self.key, &self.apex, owner, rrset, validity)
             .map(|rdata| Rrset::new(rtype::RRSIG, rrset.ttl, &[&rdata]));
         cache::Signed { rrsig, refresh_at }
-    }
-}
-
-/// Gives a freshly built zone its signer when the config asks for one.
-/// A missing or unreadable key fails this zone's load, reported at the
-/// `dnssec = true` line of the config; other zones are unaffected.
-pub fn attach(
-    mut built: crate::zone::build::Built,
-    config: Option<&crate::config::DnssecConfig>,
-) -> Result<crate::zone::build::Built, Vec<crate::zonefile::Diagnostic>> {
-    let Some(config) = config else {
-        return Ok(built);
-    };
-    let apex = &built.zone.apex;
-    match keys::load(apex, &config.key_directory) {
-        Ok(key) => {
-            built.zone.signer = Some(std::sync::Arc::new(Signer::new(apex, key, config.timing)));
-            Ok(built)
-        }
-        Err(e) => Err(vec![crate::zonefile::Diagnostic {
-            position: config.position(),
-            message: format!("zone {apex}: cannot sign: {e}"),
-        }]),
     }
 }

@@ -5,9 +5,9 @@
 use std::borrow::Cow;
 
 use super::keys::SigningKey;
-use crate::name::wire_name_len;
-use crate::rtype;
-use crate::zone::Rrset;
+use crate::proto::name::wire_name_len;
+use crate::proto::rtype;
+use crate::proto::Rrset;
 
 /// The times a signature is valid for, in seconds since the epoch (RRSIG
 /// uses serial-number arithmetic on 32 bits, RFC 4034 §3.1.5).

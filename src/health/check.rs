@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use crate::config::policy::{HealthSpec, PluginSpec};
+use super::spec::{HealthSpec, PluginSpec};
+use crate::proto::Position;
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 pub const DEFAULT_THRESHOLD: u8 = 3;
@@ -116,12 +117,25 @@ pub struct PluginTarget {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PluginDef {
     pub id: String,
+    /// Where the table is, for messages about the plugin (not a reason to
+    /// restart it: see [`PluginDef::runs_like`]).
+    pub defined_at: Position,
     /// What the library must call itself.
     pub name: String,
     pub library: PathBuf,
     pub config: String,
     pub interval: Duration,
     pub timeout: Duration,
+}
+
+impl PluginDef {
+    /// Whether a running plugin child started from `other` can stay: every
+    /// setting is the same, wherever the table moved in the file.
+    pub fn runs_like(&self, other: &Self) -> bool {
+        (&self.id, &self.name, &self.library, &self.config)
+            == (&other.id, &other.name, &other.library, &other.config)
+            && (self.interval, self.timeout) == (other.interval, other.timeout)
+    }
 }
 
 /// Which keys each type accepts (besides type, threshold and inverted).
@@ -251,6 +265,7 @@ pub fn validate(
     health: &BTreeMap<String, Spanned<HealthSpec>>,
     plugins: &BTreeMap<String, Spanned<PluginSpec>>,
     base: &Path,
+    locate: &dyn Fn(usize) -> Position,
     error: &mut dyn FnMut(usize, String),
 ) -> (Vec<CheckDef>, Vec<PluginDef>) {
     let mut plugin_defs = Vec::new();
@@ -267,6 +282,7 @@ pub fn validate(
         let timeout = seconds(&p.timeout, "timeout", error).unwrap_or(Duration::from_secs(10));
         plugin_defs.push(PluginDef {
             id: id.clone(),
+            defined_at: locate(spec.span().start),
             name: p.name.as_ref().map_or(id.clone(), |n| n.get_ref().clone()),
             library,
             config: p

@@ -1,7 +1,7 @@
 //! Health checks, published apart from zone data.
 //!
 //! ```text
-//! config [health.*], [plugin.*] ─► check::validate ─► CheckDef (index = position)
+//! config [health.*], [plugin.*] (spec.rs) ─► check::validate ─► CheckDef (index = position)
 //!                                                        │
 //!  reload thread ─► Monitor::configure(defs) ───────────┤ state kept by name
 //!                                                        ▼
@@ -29,11 +29,14 @@ mod http;
 mod monitor;
 mod plugin;
 pub mod plugin_host;
+pub mod spec;
 mod state;
 mod tcp;
 
 pub use check::{CheckDef, CheckKind, PluginDef};
 pub use monitor::{Handle, Monitor};
+pub use plugin::{try_load, LoadError};
+pub use spec::{HealthSpec, PluginSpec};
 
 /// The state of every configured check, by index.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

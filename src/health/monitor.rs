@@ -20,7 +20,7 @@ use tokio::task::AbortHandle;
 use super::check::{CheckDef, CheckKind, PluginDef};
 use super::state::{Board, Observation, Outcome};
 use super::HealthTable;
-use crate::control::utc;
+use crate::proto::time::utc;
 
 /// Probes in flight at once, over all checks.
 pub(super) const MAX_PROBES: usize = 64;
@@ -257,7 +257,7 @@ impl Monitor {
             keep
         });
         self.plugins.retain(|id, (def, task)| {
-            let keep = plugins.iter().any(|p| &p.id == id && p == def);
+            let keep = plugins.iter().any(|p| &p.id == id && p.runs_like(def));
             if !keep {
                 task.abort();
             }

@@ -64,28 +64,16 @@ async fn run(shared: &Shared, def: &PluginDef, backoff: &mut Duration) -> String
     };
     let mut reader = BufReader::new(stdout);
 
-    match tokio::time::timeout(def.timeout, read_line(&mut reader)).await {
-        Err(_) => {
-            return ended(
-                &mut child,
-                &format!("did not load within {} s", def.timeout.as_secs_f64()),
-            )
-            .await
-        }
-        Ok(None) => return ended(&mut child, "exited while loading").await,
-        Ok(Some(line)) => {
-            if let Some(message) = line.strip_prefix("error ") {
-                return ended(&mut child, &format!("failed to load: {message}")).await;
-            }
-            let Some(rest) = line.strip_prefix("ready ") else {
-                return ended(
-                    &mut child,
-                    &format!("garbage instead of ready: {}", short(&line)),
-                )
-                .await;
-            };
+    let first = tokio::time::timeout(def.timeout, read_line(&mut reader)).await;
+    let loaded = match &first {
+        Err(_) => Err(LoadError::Timeout(def.timeout.as_secs_f64())),
+        Ok(line) => ready(line.as_deref()),
+    };
+    match loaded {
+        Ok(rest) => {
             tracing::info!(plugin = %def.id, library = %def.library.display(), "plugin loaded: {rest}");
         }
+        Err(e) => return ended(&mut child, &e.to_string()).await,
     }
 
     loop {
@@ -117,6 +105,73 @@ async fn run(shared: &Shared, def: &PluginDef, backoff: &mut Duration) -> String
         }
         tokio::time::sleep(def.interval).await;
     }
+}
+
+/// Why a plugin host did not come up.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot find the server binary to re-execute: {0}")]
+    NoExecutable(std::io::Error),
+    #[error("cannot start the plugin host: {0}")]
+    Spawn(std::io::Error),
+    #[error("did not load within {0} s")]
+    Timeout(f64),
+    #[error("exited while loading")]
+    Exited,
+    /// The host's own reason: no such library, not a plugin, another
+    /// name, another ABI, a refused config.
+    #[error("failed to load: {0}")]
+    Refused(String),
+    #[error("garbage instead of ready: {0}")]
+    Garbage(String),
+}
+
+/// What the host's first line says: `ready NAME VERSION` (returned
+/// without `ready `) or why it did not load.
+fn ready(line: Option<&str>) -> Result<&str, LoadError> {
+    let line = line.ok_or(LoadError::Exited)?;
+    if let Some(message) = line.strip_prefix("error ") {
+        return Err(LoadError::Refused(message.to_string()));
+    }
+    line.strip_prefix("ready ")
+        .ok_or_else(|| LoadError::Garbage(short(line)))
+}
+
+/// Starts the plugin's host once, exactly as the daemon does, and waits
+/// for it to load: `signpostctl checkconf` fails with the daemon's own
+/// message on a library that is missing, is not a plugin, reports another
+/// name or refuses its config. Returns the `NAME VERSION` it reported.
+pub fn try_load(def: &PluginDef) -> Result<String, LoadError> {
+    use std::io::BufRead;
+    let exe = std::env::current_exe().map_err(LoadError::NoExecutable)?;
+    let mut child = std::process::Command::new(exe)
+        .arg(FLAG)
+        .arg(&def.library)
+        .arg(&def.name)
+        .arg(&def.config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(LoadError::Spawn)?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Some(stdout) = child.stdout.take() {
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let mut reader = std::io::BufReader::new(std::io::Read::take(stdout, MAX_LINE));
+            let read = reader.read_line(&mut line).ok().filter(|&n| n > 0);
+            let _ = tx.send(read.map(|_| line.trim_end_matches('\n').to_string()));
+        });
+    }
+    let outcome = match rx.recv_timeout(def.timeout) {
+        Ok(line) => ready(line.as_deref()).map(str::to_string),
+        Err(_) => Err(LoadError::Timeout(def.timeout.as_secs_f64())),
+    };
+    // Closing its input ends a loaded host; the kill is for a hung one.
+    drop(child.stdin.take());
+    let _ = child.kill();
+    let _ = child.wait();
+    outcome
 }
 
 /// One poll's answer: the states and poll()'s return code.

@@ -12,7 +12,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
-use crate::query::{self, Client, Transport};
+use crate::proto::{Client, Transport};
+use crate::query;
 use crate::snapshot::Snapshot;
 
 #[derive(Clone)]

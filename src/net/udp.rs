@@ -16,7 +16,8 @@ use arc_swap::ArcSwap;
 
 use super::mmsg::Batch;
 
-use crate::query::{self, Client, Transport};
+use crate::proto::{Client, Transport};
+use crate::query;
 use crate::snapshot::Snapshot;
 
 /// Starts a worker thread serving `socket` until the process exits.

@@ -3,15 +3,16 @@
 //! ```text
 //! zone file  `www A 192.0.2.1 ;@ weighted id=blue weight=70 health=web`
 //!   ─► annotation::parse (names → indices via PolicyConfig)
-//!   ─► zone::build groups records by owner, type and set id: PolicyGroup
+//!   ─► compile::build groups records by owner, type and set id: PolicyGroup
 //!   ─► select::select (per query: health table, client location, ECS
-//!      scope, random draw) ─► the chosen sets' records
+//!      scope, a draw from random::Random) ─► the chosen sets' records
 //! ```
 //!
 //! A policy group is all the sets at one owner and type; every set has one
 //! policy and its own rule (weight, role, location, …).
 
 pub mod annotation;
+pub mod random;
 pub mod select;
 
 use std::net::IpAddr;
@@ -20,7 +21,7 @@ use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
 use crate::geo::GeoDb;
-use crate::zone::Rrset;
+use crate::proto::Rrset;
 
 /// The eight policies of SPEC §3 (simple is a plain RRset, no group).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,12 +2,13 @@
 //! health rules of SPEC §3, and recording why (for `signpostctl explain`)
 //! and how specific the client's network had to be (the ECS scope).
 
-use std::cell::Cell;
 use std::net::IpAddr;
 
+use super::random::Random;
 use super::{GeoMatch, Kind, PolicyConfig, PolicyGroup, PolicySet, Rule};
 use crate::geo::{distance_km, Location};
 use crate::health::HealthTable;
+use crate::proto::canonical;
 
 /// Most records a multivalue answer carries (SPEC §3).
 const MULTIVALUE_MAX: usize = 8;
@@ -31,6 +32,8 @@ pub struct Env<'a> {
     /// Some decision had to answer with an unhealthy set (everything was
     /// down): what `evaluate-health` on an ALIAS looks at.
     pub degraded: bool,
+    /// Weighted draws and multivalue shuffles.
+    pub random: &'a dyn Random,
 }
 
 impl<'a> Env<'a> {
@@ -39,6 +42,7 @@ impl<'a> Env<'a> {
         health: &'a HealthTable,
         client_ip: Option<IpAddr>,
         source_prefix: Option<u8>,
+        random: &'a dyn Random,
     ) -> Self {
         Self {
             config,
@@ -49,7 +53,26 @@ impl<'a> Env<'a> {
             scope: None,
             trace: None,
             degraded: false,
+            random,
         }
+    }
+
+    /// A fresh environment for a nested decision (an ALIAS target's own
+    /// policy): the same client, health and random source, nothing
+    /// recorded yet.
+    pub fn nested(&self) -> Self {
+        Self::new(
+            self.config,
+            self.health,
+            self.client_ip,
+            self.source_prefix,
+            self.random,
+        )
+    }
+
+    /// A number in `0..n` (n > 0).
+    fn below(&self, n: u64) -> u64 {
+        self.random.below(n)
     }
 
     pub fn note(&mut self, line: impl FnOnce() -> String) {
@@ -62,7 +85,7 @@ impl<'a> Env<'a> {
     fn location(&mut self) -> Option<(Location, u8)> {
         if self.location.is_none() {
             let found = match (self.client_ip, &self.config.geo) {
-                (Some(ip), Some(db)) => db.locate(crate::snapshot::canonical(ip)),
+                (Some(ip), Some(db)) => db.locate(canonical(ip)),
                 _ => None,
             };
             self.location = Some(found);
@@ -80,36 +103,6 @@ impl<'a> Env<'a> {
         };
         self.scope = Some(self.scope.map_or(prefix, |s| s.max(prefix)));
     }
-}
-
-thread_local! {
-    static RNG: Cell<u64> = Cell::new(seed());
-}
-
-fn seed() -> u64 {
-    let time = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let stack = &time as *const u64 as u64;
-    time ^ stack.rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15
-}
-
-/// SplitMix64: fast, well distributed, and per thread, so draws take no lock.
-fn random() -> u64 {
-    RNG.with(|state| {
-        let s = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
-        state.set(s);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    })
-}
-
-/// A number in `0..n` (n > 0).
-fn below(n: u64) -> u64 {
-    // The modulo bias is below 2^-40 for the small n used here.
-    random() % n.max(1)
 }
 
 /// Sets per policy group whose health fits on the stack.
@@ -251,9 +244,11 @@ fn weighted(group: &PolicyGroup, healthy: &[bool], env: &mut Env<'_>) -> Option<
         }
         let total: u64 = members().map(|(_, s)| weight_of(s)).sum();
         if total == 0 {
-            return members().nth(below(count as u64) as usize).map(|(i, _)| i);
+            return members()
+                .nth(env.below(count as u64) as usize)
+                .map(|(i, _)| i);
         }
-        let mut draw = below(total);
+        let mut draw = env.below(total);
         for (i, set) in members() {
             let w = weight_of(set);
             if draw < w {
@@ -327,7 +322,7 @@ fn geolocation(group: &PolicyGroup, healthy: &[bool], env: &mut Env<'_>) -> Opti
 fn nearest(group: &PolicyGroup, healthy: &[bool], env: &mut Env<'_>) -> Option<usize> {
     let config = env.config;
     let row = match (group.kind, env.client_ip) {
-        (Kind::Latency, Some(ip)) => config.latency_row(crate::snapshot::canonical(ip)),
+        (Kind::Latency, Some(ip)) => config.latency_row(canonical(ip)),
         _ => None,
     };
     let coordinates = if let Some(row) = row {
@@ -379,10 +374,9 @@ fn cidr(group: &PolicyGroup, healthy: &[bool], env: &mut Env<'_>) -> Option<usiz
         Rule::Cidr { collection, .. } => Some(collection),
         _ => None,
     })?;
-    let matched = env.client_ip.and_then(|ip| {
-        env.config
-            .cidr_match(collection, crate::snapshot::canonical(ip))
-    });
+    let matched = env
+        .client_ip
+        .and_then(|ip| env.config.cidr_match(collection, canonical(ip)));
     env.depends_on(matched.map(|(_, len)| len));
     let set_for = |location: Option<u32>| {
         group.sets.iter().position(|s| match s.rule {
@@ -422,7 +416,7 @@ fn multivalue<'g>(
     // Fisher-Yates, stopping once the first eight are drawn.
     let take = pool.len().min(MULTIVALUE_MAX);
     for i in 0..take {
-        let j = i + below((pool.len() - i) as u64) as usize;
+        let j = i + env.below((pool.len() - i) as u64) as usize;
         pool.swap(i, j);
     }
     pool.truncate(take);

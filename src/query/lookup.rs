@@ -2,22 +2,17 @@
 //! (RFC 4592), DNAME (RFC 6672) and RFC 2308 negative answers.
 //!
 //! The result is an [`Answer`]: rcode, AA and three sections of references
-//! into the snapshot. Nothing here knows about wire format or sizes.
+//! into the snapshot, plus the facts the DNSSEC stage (`query::dnssec`)
+//! needs: wildcard expansions, denials, and the DNSSEC records a question
+//! asks for. Nothing here signs, and nothing knows about wire format or
+//! sizes.
 
-use crate::name::{wire_name_len, Name, MAX_NAME_LEN};
 use crate::policy::select::{select, Env};
 use crate::policy::{PolicyGroup, PolicySet};
-use crate::rtype;
+use crate::proto::name::wire_name_len;
+use crate::proto::{rcode, rtype, LowerName, Name, Rrset};
 use crate::snapshot::View;
-use crate::zone::{Node, Rrset, Zone, FLAG_CUT, FLAG_DNAME, FLAG_OCCLUDED, FLAG_WILDCARD_CHILD};
-
-pub const RCODE_NOERROR: u8 = 0;
-pub const RCODE_FORMERR: u8 = 1;
-pub const RCODE_SERVFAIL: u8 = 2;
-pub const RCODE_NXDOMAIN: u8 = 3;
-pub const RCODE_NOTIMP: u8 = 4;
-pub const RCODE_REFUSED: u8 = 5;
-pub const RCODE_YXDOMAIN: u8 = 6;
+use crate::zone::{Node, Zone, FLAG_CUT, FLAG_DNAME, FLAG_OCCLUDED, FLAG_WILDCARD_CHILD};
 
 /// How long a CNAME/DNAME chain we follow before answering with what we have.
 const MAX_CHAIN: usize = 16;
@@ -48,8 +43,9 @@ impl RrsetRef<'_> {
     }
 }
 
+/// An RRset and the owner name it is written under.
 #[derive(Debug)]
-pub struct Entry<'a> {
+pub struct NamedRrset<'a> {
     pub owner: Owner<'a>,
     pub rrset: RrsetRef<'a>,
 }
@@ -59,14 +55,40 @@ pub struct Entry<'a> {
 pub struct Answer<'a> {
     pub rcode: u8,
     pub authoritative: bool,
-    pub answer: Vec<Entry<'a>>,
-    pub authority: Vec<Entry<'a>>,
-    pub additional: Vec<Entry<'a>>,
+    pub answer: Vec<NamedRrset<'a>>,
+    pub authority: Vec<NamedRrset<'a>>,
+    pub additional: Vec<NamedRrset<'a>>,
     /// Names answered from a wildcard, for the RRSIG labels field and
     /// the proof that the name itself does not exist (RFC 4035 §3.1.3.3).
     pub wildcards: Vec<Expansion<'a>>,
     /// What a negative answer or referral must prove when signed.
     pub denials: Vec<Denial<'a>>,
+    /// DNSSEC records the question asks for, which the DNSSEC stage makes.
+    pub synthesis: Option<Synthesis<'a>>,
+}
+
+/// A question about a signed zone's own DNSSEC records, which are made per
+/// answer (the zone holds none): found here, answered by `query::dnssec`.
+#[derive(Debug)]
+pub enum Synthesis<'a> {
+    /// DNSKEY at the apex: the zone's key.
+    Dnskey { zone: &'a Zone, owner: Owner<'a> },
+    /// NSEC at a name that exists: the name's own NSEC.
+    Nsec {
+        zone: &'a Zone,
+        owner: Owner<'a>,
+        /// The name, lowercased.
+        name: Box<[u8]>,
+        node: &'a Node,
+    },
+    /// RRSIG: a signature over each RRset the name holds, as this client
+    /// would get it (policy sets chosen for it).
+    Rrsig {
+        zone: &'a Zone,
+        owner: Owner<'a>,
+        name: Box<[u8]>,
+        covered: Vec<RrsetRef<'a>>,
+    },
 }
 
 /// A name answered through `*.<closest encloser>`.
@@ -106,7 +128,7 @@ pub enum Denial<'a> {
 
 impl<'a> Answer<'a> {
     fn push_answer(&mut self, owner: Owner<'a>, rrset: &'a Rrset) {
-        self.answer.push(Entry {
+        self.answer.push(NamedRrset {
             owner,
             rrset: RrsetRef::Zone(rrset),
         });
@@ -129,27 +151,20 @@ enum Found<'a> {
 
 /// The name currently being looked up: a lowercased key plus how to write it.
 struct Current<'a> {
-    lower: [u8; MAX_NAME_LEN],
-    len: usize,
+    lower: LowerName,
     owner: Owner<'a>,
 }
 
 impl<'a> Current<'a> {
     fn new(wire: &[u8], owner: Owner<'a>) -> Option<Self> {
-        let mut lower = [0u8; MAX_NAME_LEN];
-        let dest = lower.get_mut(..wire.len())?;
-        for (d, s) in dest.iter_mut().zip(wire) {
-            *d = s.to_ascii_lowercase();
-        }
         Some(Self {
-            lower,
-            len: wire.len(),
+            lower: LowerName::new(wire)?,
             owner,
         })
     }
 
     fn key(&self) -> &[u8] {
-        self.lower.get(..self.len).unwrap_or_default()
+        self.lower.as_wire()
     }
 }
 
@@ -171,12 +186,12 @@ fn resolve_depth<'a>(
 ) -> Answer<'a> {
     let mut answer = Answer::default();
     let Some(mut zone) = view.find_zone(qname) else {
-        answer.rcode = RCODE_REFUSED;
+        answer.rcode = rcode::REFUSED;
         return answer;
     };
     answer.authoritative = true;
     let Some(mut current) = Current::new(qname, Owner::Question) else {
-        answer.rcode = RCODE_FORMERR;
+        answer.rcode = rcode::FORMERR;
         return answer;
     };
     for _ in 0..MAX_CHAIN {
@@ -221,7 +236,7 @@ fn resolve_depth<'a>(
                 next.filter(|_| qtype != rtype::CNAME)
             }
             Found::NxDomain(encloser) => {
-                answer.rcode = RCODE_NXDOMAIN;
+                answer.rcode = rcode::NXDOMAIN;
                 negative(zone, &mut answer);
                 answer.denials.push(Denial::NxDomain {
                     zone,
@@ -297,7 +312,7 @@ fn find<'a>(zone: &'a Zone, key: &[u8]) -> Found<'a> {
             return Found::Dname(ancestor, node);
         }
         if node.has(FLAG_WILDCARD_CHILD) {
-            let mut wild = [0u8; MAX_NAME_LEN + 2];
+            let mut wild = [0u8; crate::proto::name::MAX_NAME_LEN + 2];
             wild[0] = 1;
             wild[1] = b'*';
             if let Some(dest) = wild.get_mut(2..2 + ancestor.len()) {
@@ -392,31 +407,42 @@ fn answer_node<'a>(
     if qtype == rtype::ANY {
         return any(at, current, answer);
     }
-    // The DNSKEY RRset of a signed zone comes from its key, not the file.
-    if qtype == rtype::DNSKEY && at.wildcard.is_none() && current.key() == zone.apex.as_wire() {
-        if let Some(signer) = &zone.signer {
-            answer.push_answer(current.owner.clone(), &signer.dnskey);
-            return None;
-        }
-    }
-    // In a signed zone NSEC and RRSIG records are made per answer, so the
-    // node holds none; asked for by type, they are made here. A NODATA
-    // would contradict its own proof, whose bitmap lists both types.
+    // A signed zone's DNSKEY, NSEC and RRSIG records are made per answer,
+    // so the node holds none; asked for by type, the DNSSEC stage makes
+    // them. (A NODATA for NSEC or RRSIG would contradict its own proof,
+    // whose bitmap lists both types.)
     if zone.signer.is_some() && at.wildcard.is_none() {
-        if qtype == rtype::NSEC {
-            let nsec = super::secure::own_nsec(zone, current.key(), node);
-            answer.answer.push(Entry {
-                owner: current.owner.clone(),
-                rrset: RrsetRef::Owned(nsec),
-            });
-            return None;
-        }
-        if qtype == rtype::RRSIG {
-            let before = answer.answer.len();
-            signatures(at, current, env, answer);
-            if answer.answer.len() > before {
+        let owner = current.owner.clone();
+        let name = || Box::<[u8]>::from(current.key());
+        match qtype {
+            rtype::DNSKEY if current.key() == zone.apex.as_wire() => {
+                answer.synthesis = Some(Synthesis::Dnskey { zone, owner });
                 return None;
             }
+            rtype::NSEC => {
+                let name = name();
+                answer.synthesis = Some(Synthesis::Nsec {
+                    zone,
+                    owner,
+                    name,
+                    node,
+                });
+                return None;
+            }
+            rtype::RRSIG => {
+                let covered = covered_by_signatures(at, current, env);
+                if !covered.is_empty() {
+                    let name = name();
+                    answer.synthesis = Some(Synthesis::Rrsig {
+                        zone,
+                        owner,
+                        name,
+                        covered,
+                    });
+                    return None;
+                }
+            }
+            _ => {}
         }
     }
     if let Some(rrset) = node.rrset(qtype) {
@@ -433,7 +459,7 @@ fn answer_node<'a>(
         for set in &sets {
             add_additional(zone, &set.rrset, answer);
         }
-        answer.answer.push(Entry {
+        answer.answer.push(NamedRrset {
             owner: current.owner.clone(),
             rrset: merge(&sets),
         });
@@ -463,15 +489,15 @@ fn answer_node<'a>(
     None
 }
 
-/// The answer to a question for type RRSIG in a signed zone: the
-/// signature over each RRset the name holds, as this client would get it
-/// (policy sets chosen for it; ALIAS answers, which depend on their target
-/// zone, are left out).
-fn signatures<'a>(at: &At<'a>, current: &Current<'a>, env: &mut Env<'_>, answer: &mut Answer<'a>) {
-    let Some(signer) = &at.zone.signer else {
-        return;
-    };
-    let owner = current.key();
+/// What a question for type RRSIG in a signed zone gets signatures over:
+/// each RRset the name holds, as this client would get it (policy sets
+/// chosen for it; ALIAS answers, which depend on their target zone, are
+/// left out).
+fn covered_by_signatures<'a>(
+    at: &At<'a>,
+    current: &Current<'a>,
+    env: &mut Env<'_>,
+) -> Vec<RrsetRef<'a>> {
     let mut covered: Vec<RrsetRef<'a>> = at
         .node
         .rrsets
@@ -485,8 +511,10 @@ fn signatures<'a>(at: &At<'a>, current: &Current<'a>, env: &mut Env<'_>, answer:
         })
         .map(RrsetRef::Zone)
         .collect();
-    if owner == at.zone.apex.as_wire() {
-        covered.push(RrsetRef::Zone(&signer.dnskey));
+    if let Some(signer) = at.zone.signer.as_deref() {
+        if current.key() == at.zone.apex.as_wire() {
+            covered.push(RrsetRef::Zone(&signer.dnskey));
+        }
     }
     for group in at.node.policies.iter().flat_map(|g| g.iter()) {
         if group.rtype == rtype::ALIAS {
@@ -497,19 +525,7 @@ fn signatures<'a>(at: &At<'a>, current: &Current<'a>, env: &mut Env<'_>, answer:
             covered.push(merge(&sets));
         }
     }
-    for rrset in &covered {
-        let signed = signer.rrsig(owner, rrset.get());
-        if let Some(rrsig) = signed
-            .as_ref()
-            .and_then(|s| s.get())
-            .and_then(|s| s.rrsig.clone())
-        {
-            answer.answer.push(Entry {
-                owner: current.owner.clone(),
-                rrset: RrsetRef::Owned(rrsig),
-            });
-        }
-    }
+    covered
 }
 
 /// The sets a policy picks for this query. ALIAS sets with
@@ -520,16 +536,16 @@ fn select_sets<'a>(
     qtype: u16,
     env: &mut Env<'_>,
 ) -> Vec<&'a PolicySet> {
-    let (config, health, ip, source) = (env.config, env.health, env.client_ip, env.source_prefix);
     env.note(|| {
         format!(
             "{} policy for type {}",
             group.kind.name(),
-            crate::zonefile::rtype_name(group.rtype)
+            rtype::name(group.rtype)
         )
     });
     let view = at.view;
     let depth = at.depth;
+    let outer = env.nested();
     let mut target_healthy = |set: &PolicySet| {
         let Some(target) = set.rrset.rdatas().next() else {
             return false;
@@ -537,7 +553,7 @@ fn select_sets<'a>(
         if set.rrset.rtype != rtype::ALIAS || depth >= MAX_ALIAS_DEPTH {
             return true;
         }
-        let mut sub = Env::new(config, health, ip, source);
+        let mut sub = outer.nested();
         let Some(lower) = Current::new(target, Owner::Wire(target)) else {
             return false;
         };
@@ -605,7 +621,7 @@ fn alias_answer<'a>(
     }
     let ttl = records.iter().map(|r| r.ttl).min().unwrap_or(0);
     let rdatas: Vec<&[u8]> = records.iter().flat_map(|r| r.rdatas()).collect();
-    answer.answer.push(Entry {
+    answer.answer.push(NamedRrset {
         owner: current.owner.clone(),
         rrset: RrsetRef::Owned(Rrset::new(qtype, ttl, &rdatas)),
     });
@@ -638,7 +654,7 @@ fn nodata<'a>(at: &At<'a>, current: &Current<'a>, qtype: u16, answer: &mut Answe
 
 /// NXDOMAIN or NODATA: the SOA with the negative TTL in authority.
 fn negative<'a>(zone: &'a Zone, answer: &mut Answer<'a>) {
-    answer.authority.push(Entry {
+    answer.authority.push(NamedRrset {
         owner: Owner::Wire(zone.apex.as_wire()),
         rrset: RrsetRef::Zone(&zone.negative_soa),
     });
@@ -650,7 +666,7 @@ fn referral<'a>(zone: &'a Zone, cut: &'a [u8], node: &'a Node, answer: &mut Answ
     let Some(ns) = node.rrset(rtype::NS) else {
         return;
     };
-    answer.authority.push(Entry {
+    answer.authority.push(NamedRrset {
         owner: Owner::Wire(cut),
         rrset: RrsetRef::Zone(ns),
     });
@@ -675,11 +691,11 @@ fn dname<'a>(
     let old_suffix = Name::from_wire(owner)?;
     let Some(substituted) = query_name.replace_suffix(&old_suffix, &target) else {
         // RFC 6672 §2.2: the result is too long.
-        answer.rcode = RCODE_YXDOMAIN;
+        answer.rcode = rcode::YXDOMAIN;
         return None;
     };
     let cname = Rrset::new(rtype::CNAME, dname.ttl, &[substituted.as_wire()]);
-    answer.answer.push(Entry {
+    answer.answer.push(NamedRrset {
         owner: current.owner.clone(),
         rrset: RrsetRef::Owned(cname),
     });
@@ -726,7 +742,7 @@ fn add_addresses<'a>(zone: &'a Zone, target: &'a [u8], answer: &mut Answer<'a>) 
     }
     for rtype in [rtype::A, rtype::AAAA] {
         if let Some(rrset) = node.rrset(rtype) {
-            answer.additional.push(Entry {
+            answer.additional.push(NamedRrset {
                 owner: Owner::Wire(target),
                 rrset: RrsetRef::Zone(rrset),
             });

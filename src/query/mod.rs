@@ -1,61 +1,59 @@
-//! Answering one query, top to bottom: parse → checks → lookup → wire.
+//! Answering one query, top to bottom:
+//!
+//! ```text
+//! respond(snapshot, packet, client) ─► request::parse ─► TSIG (tsig::verify)
+//!   ─► answer: refuse_early ─► resolve: view ─► client location (ECS or
+//!      source) ─► lookup (RFC 1034 §4.3.2, policies) ─► dnssec::synthesize
+//!   ─► write_answer: sections, dnssec::Signing (DO=1), EDNS, TC ─► bytes
+//! ```
 //!
 //! [`respond`] is a plain synchronous function over an immutable
 //! [`Snapshot`]; only `net` is async. It takes no lock and allocates only
-//! for the section lists (and for DNAME-synthesised names).
+//! for the section lists (and for DNAME-synthesised names). [`resolve`] is
+//! the part that decides, shared with `signpostctl explain` and the
+//! in-process tests.
 
-// The query path must not panic on any input.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
-
+pub mod dnssec;
 pub mod lookup;
 pub mod request;
-pub mod secure;
 pub mod wire;
 
+#[cfg(test)]
+mod tests;
+
+use std::net::IpAddr;
+
+use crate::policy::random::{with_thread_random, Random};
 use crate::policy::select::Env;
-use crate::rtype;
-use crate::snapshot::Snapshot;
-use crate::tsig::{self, Signer, Verdict};
-use lookup::{Answer, Entry, Owner, RCODE_FORMERR, RCODE_NOTIMP, RCODE_REFUSED};
-use request::{Edns, Reject, Request};
-use secure::Section;
-use wire::{Full, Writer, FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, OPT_LEN};
-
-/// How the query arrived; it decides the size limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Udp,
-    Tcp,
-}
-
-/// Who asked, and how: the source address selects views and, without an
-/// EDNS Client Subnet option, the client's location.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Client {
-    pub addr: std::net::SocketAddr,
-    /// The local address the query arrived on, when known.
-    pub local: Option<std::net::SocketAddr>,
-    pub transport: Transport,
-}
+use crate::proto::header::{FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, OPCODE_MASK};
+use crate::proto::{rcode, rtype, Client, Transport};
+use crate::snapshot::{Snapshot, View};
+use crate::tsig::{self, ReplySigner, Verdict};
+use dnssec::Section;
+use lookup::{Answer, NamedRrset, Owner};
+use request::{ClientSubnet, Edns, Reject, Request};
+use wire::{Full, Writer, OPT_LEN};
 
 /// Smallest UDP payload every client accepts (RFC 1035 §4.2.1).
 const MIN_UDP_SIZE: u16 = 512;
-/// NOTAUTH (RFC 8945 §5.2): a TSIG check failed.
-const RCODE_NOTAUTH: u8 = 9;
 /// Extended RCODE BADVERS (16), upper eight bits as carried in OPT.
 const BADVERS_HIGH: u8 = 1;
 
-/// Writes the response to `packet` into `out`. Returns false when the
-/// packet deserves no response at all.
+/// Writes the response to `packet` into `out`, drawing policy decisions
+/// from this thread's random source. Returns false when the packet
+/// deserves no response at all.
 pub fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Vec<u8>) -> bool {
+    with_thread_random(|random| respond_with(snapshot, packet, client, random, out))
+}
+
+/// [`respond`] with the random source given: tests pass a seeded one.
+pub fn respond_with(
+    snapshot: &Snapshot,
+    packet: &[u8],
+    client: &Client,
+    random: &dyn Random,
+    out: &mut Vec<u8>,
+) -> bool {
     let request = match request::parse(packet) {
         Ok(request) => request,
         Err(Reject::Drop) => return false,
@@ -64,7 +62,7 @@ pub fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Ve
             flags,
             question,
         }) => {
-            error_reply(out, id, flags, question.unwrap_or_default(), RCODE_FORMERR);
+            error_reply(out, id, flags, question.unwrap_or_default(), rcode::FORMERR);
             return true;
         }
         Err(Reject::NotImp {
@@ -72,19 +70,19 @@ pub fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Ve
             flags,
             question,
         }) => {
-            error_reply(out, id, flags, question.unwrap_or_default(), RCODE_NOTIMP);
+            error_reply(out, id, flags, question.unwrap_or_default(), rcode::NOTIMP);
             return true;
         }
     };
     let Some(rr) = request.tsig else {
-        answer(snapshot, &request, client, None, out);
+        answer(snapshot, &request, client, None, random, out);
         return true;
     };
     // Signed (RFC 8945 §5.2): every outcome but FORMERR carries a TSIG RR.
     let now = tsig::now();
     match tsig::verify(&snapshot.keys, packet, &rr, now) {
         Verdict::Valid(signer) => {
-            answer(snapshot, &request, client, Some(&signer), out);
+            answer(snapshot, &request, client, Some(&signer), random, out);
             signer.sign(out, now);
         }
         Verdict::SignedError(signer) => {
@@ -112,11 +110,77 @@ pub fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Ve
                 request.id,
                 reply_flags(&request),
                 request.question,
-                RCODE_FORMERR,
+                rcode::FORMERR,
             );
         }
     }
     true
+}
+
+/// One question as the query path decides it, however it arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct Question<'q> {
+    /// Lowercased wire form.
+    pub qname: &'q [u8],
+    pub qtype: u16,
+    pub client: &'q Client,
+    /// The EDNS Client Subnet option, when the query had one.
+    pub subnet: Option<ClientSubnet>,
+    /// The verified TSIG key's lowercased wire name, when signed.
+    pub key: Option<&'q [u8]>,
+}
+
+/// What [`resolve`] decided.
+#[derive(Debug)]
+pub struct Resolution<'s> {
+    pub view: &'s View,
+    pub answer: Answer<'s>,
+    /// The narrowest client network the answer depends on (the ECS scope).
+    pub scope: Option<u8>,
+    /// One line per decision, when asked for (`signpostctl explain`).
+    pub trace: Vec<String>,
+}
+
+/// Where policies locate a client: by its ECS subnet when it sends one
+/// (RFC 7871; none at all for a /0), else by the source address. Returns
+/// the address and the ECS source prefix.
+pub fn client_location(
+    client: &Client,
+    subnet: Option<ClientSubnet>,
+) -> (Option<IpAddr>, Option<u8>) {
+    match subnet {
+        Some(subnet) => (
+            (subnet.source_prefix > 0).then_some(subnet.addr),
+            Some(subnet.source_prefix),
+        ),
+        None => (Some(client.addr.ip()), None),
+    }
+}
+
+/// Picks the view, locates the client, looks the name up (policies
+/// included) and makes the DNSSEC records the question asks for. `None`:
+/// no view serves this client (REFUSED).
+pub fn resolve<'s>(
+    snapshot: &'s Snapshot,
+    question: &Question<'_>,
+    random: &dyn Random,
+    trace: bool,
+) -> Option<Resolution<'s>> {
+    let view = snapshot.view_for(question.client, question.key)?;
+    let health = snapshot.health.load();
+    let (client_ip, source_prefix) = client_location(question.client, question.subnet);
+    let mut env = Env::new(&snapshot.policy, &health, client_ip, source_prefix, random);
+    if trace {
+        env.trace = Some(Vec::new());
+    }
+    let mut answer = lookup::resolve(view, question.qname, question.qtype, &mut env);
+    dnssec::synthesize(&mut answer);
+    Some(Resolution {
+        view,
+        answer,
+        scope: env.scope,
+        trace: env.trace.unwrap_or_default(),
+    })
 }
 
 /// Answers a query that is unsigned (`signer` None) or whose TSIG
@@ -125,12 +189,11 @@ fn answer(
     snapshot: &Snapshot,
     request: &Request<'_>,
     client: &Client,
-    signer: Option<&Signer<'_>>,
+    signer: Option<&ReplySigner<'_>>,
+    random: &dyn Random,
     out: &mut Vec<u8>,
 ) {
-    let transport = client.transport;
     let flags = reply_flags(request);
-
     if let Some(edns) = request.edns {
         if edns.version != 0 {
             // RFC 6891 §6.1.3: BADVERS, answered with the version we speak.
@@ -140,53 +203,42 @@ fn answer(
             return;
         }
     }
-    if let Some(rcode) = refuse_early(request) {
-        let mut w = Writer::new(
-            out,
-            request.id,
-            flags | u16::from(rcode),
-            request.question,
-            usize::MAX,
-        );
+    if let Some(code) = refuse_early(request) {
+        let flags = flags | u16::from(code);
+        let mut w = Writer::new(out, request.id, flags, request.question, usize::MAX);
         finish_opt(&mut w, snapshot, request.edns, 0, 0);
         return;
     }
-
-    let Some(view) = snapshot.view_for_key(client, signer.map(Signer::key_name)) else {
-        // No view serves this client (SPEC §5).
-        let flags = flags | u16::from(RCODE_REFUSED);
+    let question = Question {
+        qname: request.qname.as_wire(),
+        qtype: request.qtype,
+        client,
+        subnet: request.edns.and_then(|e| e.client_subnet),
+        key: signer.map(ReplySigner::key_name),
+    };
+    let Some(resolved) = resolve(snapshot, &question, random, false) else {
+        // No view serves this client (signpost.toml(5), [[view]]).
+        let flags = flags | u16::from(rcode::REFUSED);
         let mut w = Writer::new(out, request.id, flags, request.question, usize::MAX);
         finish_opt(&mut w, snapshot, request.edns, 0, 0);
         return;
     };
-    // Policies locate the client by its ECS subnet when it sends one
-    // (RFC 7871), else by the source address.
-    let health = snapshot.health.load();
-    let (client_ip, source_prefix) = match request.edns.and_then(|e| e.client_subnet) {
-        Some(subnet) => (
-            (subnet.source_prefix > 0).then_some(subnet.addr),
-            Some(subnet.source_prefix),
-        ),
-        None => (Some(client.addr.ip()), None),
-    };
-    let mut env = Env::new(&snapshot.policy, &health, client_ip, source_prefix);
-    let answer = lookup::resolve(view, request.qname.as_wire(), request.qtype, &mut env);
-    let scope = env.scope.unwrap_or(0);
     let signing = request
         .edns
         .is_some_and(|e| e.dnssec_ok)
-        .then_some(secure::Signing {
-            view,
+        .then_some(dnssec::Signing {
+            view: resolved.view,
             qname: request.qname.as_wire(),
-            answer: &answer,
+            answer: &resolved.answer,
         });
     // Room for the TSIG RR, so that a truncated answer is signed too.
-    let limit =
-        size_limit(snapshot, request, transport).saturating_sub(signer.map_or(0, Signer::reserve));
+    let limit = size_limit(snapshot, request, client.transport)
+        .saturating_sub(signer.map_or(0, ReplySigner::reserve));
+    let scope = resolved.scope.unwrap_or(0);
     write_answer(
         snapshot,
         request,
-        &answer,
+        &resolved.answer,
         signing.as_ref(),
         limit,
         scope,
@@ -197,7 +249,7 @@ fn answer(
 /// NOTAUTH for a signed request that failed TSIG checks; the caller adds
 /// the TSIG RR carrying the error.
 fn notauth(snapshot: &Snapshot, request: &Request<'_>, out: &mut Vec<u8>) {
-    let flags = reply_flags(request) | u16::from(RCODE_NOTAUTH);
+    let flags = reply_flags(request) | u16::from(rcode::NOTAUTH);
     let mut w = Writer::new(out, request.id, flags, request.question, usize::MAX);
     finish_opt(&mut w, snapshot, request.edns, 0, 0);
 }
@@ -220,19 +272,19 @@ fn reply_flags(request: &Request<'_>) -> u16 {
 /// answered from IN, the only class served (RFC 1035 §3.2.5).
 fn refuse_early(request: &Request<'_>) -> Option<u8> {
     if request.qclass != rtype::CLASS_IN && request.qclass != rtype::CLASS_ANY {
-        return Some(RCODE_REFUSED);
+        return Some(rcode::REFUSED);
     }
     match request.qtype {
-        rtype::OPT | rtype::TSIG | rtype::TKEY => Some(RCODE_FORMERR),
-        rtype::AXFR | rtype::IXFR => Some(RCODE_REFUSED),
-        rtype::MAILA | rtype::MAILB => Some(RCODE_NOTIMP),
+        rtype::OPT | rtype::TSIG | rtype::TKEY => Some(rcode::FORMERR),
+        rtype::AXFR | rtype::IXFR => Some(rcode::REFUSED),
+        rtype::MAILA | rtype::MAILB => Some(rcode::NOTIMP),
         _ => None,
     }
 }
 
-fn error_reply(out: &mut Vec<u8>, id: u16, query_flags: u16, question: &[u8], rcode: u8) {
+fn error_reply(out: &mut Vec<u8>, id: u16, query_flags: u16, question: &[u8], code: u8) {
     // Keep opcode, RD and CD; everything else is ours.
-    let flags = FLAG_QR | (query_flags & (0x7800 | FLAG_RD | FLAG_CD)) | u16::from(rcode);
+    let flags = FLAG_QR | (query_flags & (OPCODE_MASK | FLAG_RD | FLAG_CD)) | u16::from(code);
     Writer::new(out, id, flags, question, usize::MAX);
 }
 
@@ -272,7 +324,7 @@ fn write_answer(
     snapshot: &Snapshot,
     request: &Request<'_>,
     answer: &Answer<'_>,
-    signing: Option<&secure::Signing<'_, '_>>,
+    signing: Option<&dnssec::Signing<'_, '_>>,
     limit: usize,
     scope: u8,
     out: &mut Vec<u8>,
@@ -330,8 +382,8 @@ fn write_answer(
 
 fn write_section(
     w: &mut Writer<'_>,
-    entries: &[Entry<'_>],
-    signing: Option<&secure::Signing<'_, '_>>,
+    entries: &[NamedRrset<'_>],
+    signing: Option<&dnssec::Signing<'_, '_>>,
     section: Section,
 ) -> Result<u16, Full> {
     let mut count = 0u16;

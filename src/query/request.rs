@@ -6,11 +6,9 @@
 //! A TSIG record is only located here (its checks are in `crate::tsig`),
 //! so an unsigned query pays one type comparison per additional record.
 
-use crate::name::{MAX_LABEL_LEN, MAX_NAME_LEN};
-use crate::rtype;
-
-pub const HEADER_LEN: usize = 12;
-pub const OPCODE_QUERY: u8 = 0;
+use crate::proto::header::{HEADER_LEN, OPCODE_QUERY};
+use crate::proto::{read_name, rtype, LowerName};
+use crate::tsig::TsigRr;
 
 /// The parts of an OPT record (RFC 6891 §6.1.2) that shape the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +33,27 @@ pub struct ClientSubnet {
 }
 
 impl ClientSubnet {
+    /// The option a client in `addr`'s network of `source_prefix` bits
+    /// sends: the address with every bit past the prefix cleared. `None`
+    /// when the prefix is longer than the address.
+    pub fn new(addr: std::net::IpAddr, source_prefix: u8) -> Option<Self> {
+        let (family, addr) = match addr {
+            std::net::IpAddr::V4(a) => {
+                let net = ipnet::Ipv4Net::new(a, source_prefix).ok()?;
+                (1, std::net::IpAddr::V4(net.network()))
+            }
+            std::net::IpAddr::V6(a) => {
+                let net = ipnet::Ipv6Net::new(a, source_prefix).ok()?;
+                (2, std::net::IpAddr::V6(net.network()))
+            }
+        };
+        Some(Self {
+            family,
+            source_prefix,
+            addr,
+        })
+    }
+
     /// Bytes of address the option carries: the source prefix, rounded up.
     pub fn address_len(&self) -> usize {
         usize::from(self.source_prefix).div_ceil(8)
@@ -65,23 +84,12 @@ pub struct Request<'a> {
     /// case, type, class), echoed in the response.
     pub question: &'a [u8],
     /// Lowercased wire form of the question name.
-    pub qname: NameBuf,
+    pub qname: LowerName,
     pub qtype: u16,
     pub qclass: u16,
     pub edns: Option<Edns>,
     /// Where the TSIG record is, when the query is signed.
     pub tsig: Option<TsigRr>,
-}
-
-/// The position of a request's TSIG record (RFC 8945 §4.2), already known
-/// to be the last record, of class ANY and with TTL 0. Offsets are into the
-/// packet: the MAC covers everything before `start`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TsigRr {
-    /// Where the owner name (the key name) begins.
-    pub start: usize,
-    /// Where the RDATA begins; it runs to the end of the packet.
-    pub rdata_start: usize,
 }
 
 /// Why a packet is not a query we can answer normally.
@@ -101,37 +109,6 @@ pub enum Reject<'a> {
         flags: u16,
         question: Option<&'a [u8]>,
     },
-}
-
-/// A wire-form name in a fixed buffer, so parsing never allocates.
-#[derive(Clone)]
-pub struct NameBuf {
-    bytes: [u8; MAX_NAME_LEN],
-    len: u8,
-}
-
-impl NameBuf {
-    pub fn from_wire(wire: &[u8]) -> Option<Self> {
-        let mut bytes = [0u8; MAX_NAME_LEN];
-        bytes.get_mut(..wire.len())?.copy_from_slice(wire);
-        Some(Self {
-            bytes,
-            len: u8::try_from(wire.len()).ok()?,
-        })
-    }
-
-    pub fn as_wire(&self) -> &[u8] {
-        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
-    }
-}
-
-impl std::fmt::Debug for NameBuf {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match crate::name::Name::from_wire(self.as_wire()) {
-            Some(name) => write!(f, "{name}"),
-            None => write!(f, "{:?}", self.as_wire()),
-        }
-    }
 }
 
 fn be16(bytes: &[u8], at: usize) -> Option<u16> {
@@ -169,9 +146,15 @@ pub fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
             }
         });
     }
-    let Some((qname, name_len)) = parse_question_name(packet, HEADER_LEN) else {
+    // Plain labels only: a compression pointer in the question could only
+    // point into the header. A name read through a pointer always took
+    // fewer bytes than its length.
+    let Some((qname, name_end)) =
+        read_name(packet, HEADER_LEN).filter(|(name, end)| end - HEADER_LEN == name.len())
+    else {
         return Err(formerr(None));
     };
+    let name_len = name_end - HEADER_LEN;
     let qtype_at = HEADER_LEN + name_len;
     let (Some(qtype), Some(qclass)) = (be16(packet, qtype_at), be16(packet, qtype_at + 2)) else {
         return Err(formerr(None));
@@ -241,34 +224,6 @@ pub fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
     })
 }
 
-/// The question name: plain labels only. A compression pointer there could
-/// only point into the header, so it is malformed.
-fn parse_question_name(packet: &[u8], start: usize) -> Option<(NameBuf, usize)> {
-    let mut buf = NameBuf {
-        bytes: [0u8; MAX_NAME_LEN],
-        len: 0,
-    };
-    let mut pos = start;
-    let mut out = 0usize;
-    loop {
-        let len = usize::from(*packet.get(pos)?);
-        if len > MAX_LABEL_LEN {
-            return None;
-        }
-        let label = packet.get(pos..pos + 1 + len)?;
-        let dest = buf.bytes.get_mut(out..out + 1 + len)?;
-        for (d, s) in dest.iter_mut().zip(label) {
-            *d = s.to_ascii_lowercase();
-        }
-        out += 1 + len;
-        pos += 1 + len;
-        if len == 0 {
-            buf.len = u8::try_from(out).ok()?;
-            return Some((buf, pos - start));
-        }
-    }
-}
-
 struct AdditionalRecord<'a> {
     owner_is_root: bool,
     rtype: u16,
@@ -294,47 +249,6 @@ fn parse_additional(packet: &[u8], start: usize) -> Option<AdditionalRecord<'_>>
         rdata,
         end: name_end + 10 + rdlen,
     })
-}
-
-/// Reads a possibly compressed name at `start`, lowercased. Returns it and
-/// the offset just past it where it was written. Every pointer must point
-/// before the label that holds it, which rules out loops.
-pub fn read_name(packet: &[u8], start: usize) -> Option<(NameBuf, usize)> {
-    let mut buf = NameBuf {
-        bytes: [0u8; MAX_NAME_LEN],
-        len: 0,
-    };
-    let mut pos = start;
-    let mut end = None;
-    let mut out = 0usize;
-    loop {
-        let len = *packet.get(pos)?;
-        match len {
-            0..=63 => {
-                let len = usize::from(len);
-                let label = packet.get(pos..pos + 1 + len)?;
-                let dest = buf.bytes.get_mut(out..out + 1 + len)?;
-                for (d, s) in dest.iter_mut().zip(label) {
-                    *d = s.to_ascii_lowercase();
-                }
-                out += 1 + len;
-                pos += 1 + len;
-                if len == 0 {
-                    buf.len = u8::try_from(out).ok()?;
-                    return Some((buf, end.unwrap_or(pos)));
-                }
-            }
-            0xc0..=0xff => {
-                let target = usize::from(be16(packet, pos)? & 0x3fff);
-                if target >= pos {
-                    return None;
-                }
-                end.get_or_insert(pos + 2);
-                pos = target;
-            }
-            _ => return None,
-        }
-    }
 }
 
 /// Skips a possibly compressed name; pointers must point backwards, which
@@ -483,24 +397,6 @@ mod tests {
             opt.extend_from_slice(&bad);
             let p = query(b"\x00", &opt, 1);
             assert!(matches!(parse(&p), Err(Reject::FormErr { .. })), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn reads_compressed_names() {
-        // "foo" + pointer to "example" in the question at offset 16.
-        let mut p = query(b"\x03www\x07example\x00", &[], 0);
-        let at = p.len();
-        p.extend_from_slice(b"\x03FOO\xc0\x10");
-        let (name, end) = read_name(&p, at).unwrap();
-        assert_eq!(name.as_wire(), b"\x03foo\x07example\x00");
-        assert_eq!(end, at + 6);
-        // Pointers forward, to themselves, or past the end: rejected.
-        for bad in [&b"\xc0\x40"[..], b"\x03foo\xc0\x1f", b"\x03foo"] {
-            let mut p = query(b"\x03www\x07example\x00", &[], 0);
-            let at = p.len();
-            p.extend_from_slice(bad);
-            assert!(read_name(&p, at).is_none(), "{bad:?}");
         }
     }
 

@@ -6,15 +6,9 @@
 //! Names inside RDATA are compressed only for the RFC 1035 types.
 
 use super::request::{ClientSubnet, OPTION_CLIENT_SUBNET};
-use crate::rtype::{self, RdataNames};
-use crate::zone::Rrset;
-
-/// Response header flag bits.
-pub const FLAG_QR: u16 = 0x8000;
-pub const FLAG_AA: u16 = 0x0400;
-pub const FLAG_TC: u16 = 0x0200;
-pub const FLAG_RD: u16 = 0x0100;
-pub const FLAG_CD: u16 = 0x0010;
+use crate::proto::name::wire_name_len;
+use crate::proto::rtype::{self, RdataNames};
+use crate::proto::Rrset;
 
 /// Size of the OPT record we add: root, type, class, TTL, RDLENGTH 0.
 pub const OPT_LEN: usize = 11;
@@ -53,7 +47,7 @@ impl<'b> Writer<'b> {
             n_targets: 0,
         };
         if !question.is_empty() {
-            let name_len = crate::name::wire_name_len(question).unwrap_or(1);
+            let name_len = wire_name_len(question).unwrap_or(1);
             writer.remember_labels(12, name_len);
         }
         writer
@@ -168,7 +162,7 @@ impl<'b> Writer<'b> {
         };
         for _ in 0..count {
             let rest = rdata.get(pos..).unwrap_or_default();
-            let Some(len) = crate::name::wire_name_len(rest) else {
+            let Some(len) = wire_name_len(rest) else {
                 break;
             };
             self.name(rest.get(..len).unwrap_or_default());
@@ -302,6 +296,7 @@ fn names_equal_at(msg: &[u8], mut at: usize, name: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::header::FLAG_QR;
 
     #[test]
     fn compresses_owner_and_rdata_names() {

@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 use super::generate;
 use super::lexer::{Entry, Lexer, RawAnnotation, Token};
 use super::rdata::{self, parse_name, parse_ttl, show};
-use super::types::{self, class_from_bytes, rtype_from_bytes, rtype_name, Class};
-use super::{Annotation, Diagnostic, Position, Record};
-use crate::name::Name;
+use super::types::{self, class_from_bytes, Class};
+use super::{Annotation, Record};
+use crate::proto::name::Name;
+use crate::proto::rtype::{from_bytes as rtype_from_bytes, name as rtype_name};
+use crate::proto::{Diagnostic, Position};
 
 /// How deep `$INCLUDE` may nest.
 const MAX_INCLUDE_DEPTH: usize = 16;

@@ -11,7 +11,6 @@
 //! uncompressed wire form. Semantic checks (CNAME beside other data, records
 //! outside the zone, policy annotations) belong to `zone::build`.
 
-pub(crate) mod codec;
 mod generate;
 mod lexer;
 mod loader;
@@ -19,13 +18,12 @@ mod present;
 mod rdata;
 mod types;
 
-use std::fmt;
 use std::path::Path;
 
-use crate::name::Name;
+use crate::proto::name::Name;
+use crate::proto::{Diagnostic, Position};
 
 pub use present::{rdata_to_text, record_to_text};
-pub use types::{rtype_from_str, rtype_name};
 
 /// Reads a zone file (and the files it `$INCLUDE`s) for the zone `origin`.
 ///
@@ -77,34 +75,6 @@ fn parse_bytes(
         Ok(())
     } else {
         Err(loader.diags)
-    }
-}
-
-/// Where something was written: file, 1-based line and column.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Position {
-    /// Shared by every record of a file, so positions cost a pointer.
-    pub file: std::sync::Arc<Path>,
-    pub line: u32,
-    pub col: u32,
-}
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
-    }
-}
-
-/// One operator-facing error, shown as `file:line:col: message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub position: Position,
-    pub message: String,
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.position, self.message)
     }
 }
 

@@ -6,11 +6,11 @@
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::codec;
 use super::rdata::{layout, Field, SVC_KEYS};
-use super::types::rtype_name;
 use super::Record;
-use crate::name::{wire_name_len, Name};
+use crate::proto::name::{wire_name_len, Name};
+use crate::proto::rtype::name as rtype_name;
+use crate::proto::{codec, time};
 
 /// Presentation form of an RDATA.
 pub fn rdata_to_text(rtype: u16, rdata: &[u8]) -> String {
@@ -175,7 +175,7 @@ fn field_text(r: &mut Reader<'_>, field: Field, s: &mut String) -> Option<()> {
             }
         }
         Field::Type => s.push_str(&rtype_name(r.u16()?)),
-        Field::Time => s.push_str(&codec::format_sig_time(r.u32()?)),
+        Field::Time => s.push_str(&time::format_sig_time(r.u32()?)),
         Field::Base64 => {
             let rest = r.rest();
             if rest.is_empty() {

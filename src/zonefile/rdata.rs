@@ -8,11 +8,12 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::codec;
 use super::lexer::Token;
 use super::present;
-use super::types::{self, parse_decimal, rtype_from_bytes, rtype_name};
-use crate::name::{Name, NameError};
+use super::types::{self, parse_decimal};
+use crate::proto::name::{Name, NameError};
+use crate::proto::rtype::{from_bytes as rtype_from_bytes, name as rtype_name};
+use crate::proto::{codec, time};
 
 /// A field of a fixed-layout RDATA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -457,8 +458,8 @@ pub(crate) fn decode_string(
     while let Some(&c) = text.get(i) {
         if c == b'\\' {
             let rest = text.get(i + 1..).unwrap_or_default();
-            let (value, used) =
-                crate::name::unescape(rest).ok_or("bad escape (\\DDD must be 000 to 255)")?;
+            let (value, used) = crate::proto::name::unescape(rest)
+                .ok_or("bad escape (\\DDD must be 000 to 255)")?;
             out.push(value);
             i += 1 + used;
         } else {
@@ -644,7 +645,7 @@ fn parse_field(
             Some(t) => out.extend_from_slice(&t.to_be_bytes()),
             None => return cur.err(idx, format!("unknown record type {}", show(text))),
         },
-        F::Time => match codec::parse_sig_time(text) {
+        F::Time => match time::parse_sig_time(text) {
             Some(t) => out.extend_from_slice(&t.to_be_bytes()),
             None => {
                 return cur.err(

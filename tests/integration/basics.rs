@@ -270,8 +270,8 @@ fn man_page_examples_load() {
     let dir = common::scratch_dir("basics-man");
     let zone = dir.join("example.com.zone");
     std::fs::write(&zone, man_example("signpost-zone.5")).unwrap();
-    let origin = signpost::name::Name::parse("example.com.", None).unwrap();
-    let built = signpost::zone::load(&origin, &zone).expect("zone example loads");
+    let origin = signpost::proto::Name::parse("example.com.", None).unwrap();
+    let built = signpost::compile::zone_file(&origin, &zone).expect("zone example loads");
     assert_eq!(built.zone.serial, 2026112301);
     // $GENERATE made host1..host4.
     assert!(built

@@ -468,8 +468,8 @@ fn annotation_errors_have_positions() {
          m A 192.0.2.2 ;@ weighted id=x weight=2\n",
     )
     .unwrap();
-    let origin = signpost::name::Name::parse("bad.test.", None).unwrap();
-    let Err(errors) = signpost::zone::load(&origin, &zone) else {
+    let origin = signpost::proto::Name::parse("bad.test.", None).unwrap();
+    let Err(errors) = signpost::compile::zone_file(&origin, &zone) else {
         panic!("the zone must fail to load");
     };
     let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();

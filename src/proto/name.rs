@@ -1,21 +1,12 @@
-//! Domain names in uncompressed wire form, the one name type used from the
-//! zone parser through to the query path.
+//! Domain names in uncompressed wire form: [`Name`], the owned name used
+//! from the zone parser to the query path, [`LowerName`], a lowercased name
+//! on the stack for lookups, and [`read_name`], the one reader of names in
+//! received messages.
 //!
 //! A `Name` is always absolute: a sequence of length-prefixed labels ending
 //! with the root label (a zero byte). Comparison and hashing ignore ASCII case
 //! (RFC 4343) while the stored bytes keep the case they were written with, so
 //! answers can be case-preserving.
-
-// The query path must not panic on any input.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -191,11 +182,6 @@ impl Name {
         }
     }
 
-    /// `*.` prepended to this name (the wildcard owner below it).
-    pub fn wildcard_child(&self) -> Option<Self> {
-        self.prepend_label(b"*")
-    }
-
     /// A new name with one more label on the left.
     pub fn prepend_label(&self, label: &[u8]) -> Option<Self> {
         if label.is_empty() || label.len() > MAX_LABEL_LEN {
@@ -223,10 +209,6 @@ impl Name {
         wire.extend_from_slice(self.0.get(..keep)?);
         wire.extend_from_slice(&new.0);
         Some(Self(wire.into_boxed_slice()))
-    }
-
-    pub fn is_wildcard(&self) -> bool {
-        self.0.get(..2) == Some(&[1, b'*'])
     }
 
     /// Compares in DNSSEC canonical order (RFC 4034 §6.1).
@@ -293,6 +275,98 @@ pub fn unescape(rest: &[u8]) -> Option<(u8, usize)> {
         Some((value, 3))
     } else {
         Some((first, 1))
+    }
+}
+
+/// A lowercased wire-form name in a fixed buffer: the key form of zone
+/// lookups, made without allocating.
+#[derive(Clone)]
+pub struct LowerName {
+    bytes: [u8; MAX_NAME_LEN],
+    len: u8,
+}
+
+impl LowerName {
+    /// Lowercases `wire`, which must be a name of at most 255 bytes (its
+    /// labels are not checked).
+    pub fn new(wire: &[u8]) -> Option<Self> {
+        let mut name = Self {
+            bytes: [0; MAX_NAME_LEN],
+            len: u8::try_from(wire.len()).ok()?,
+        };
+        let dest = name.bytes.get_mut(..wire.len())?;
+        for (d, s) in dest.iter_mut().zip(wire) {
+            *d = s.to_ascii_lowercase();
+        }
+        Some(name)
+    }
+
+    pub fn as_wire(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    /// Length of the wire form, root label included.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Never true: even the root name has its zero byte.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl fmt::Debug for LowerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Name::from_wire(self.as_wire()) {
+            Some(name) => write!(f, "{name}"),
+            None => write!(f, "{:?}", self.as_wire()),
+        }
+    }
+}
+
+/// Reads the possibly compressed name at `start` of `message`, lowercased.
+/// Returns it and the offset just past where it was written. Every pointer
+/// must point before the label that holds it, which rules out loops.
+///
+/// A name written without pointers took exactly as many bytes as its wire
+/// form ([`LowerName::len`]); with a pointer it always took fewer.
+pub fn read_name(message: &[u8], start: usize) -> Option<(LowerName, usize)> {
+    let mut name = LowerName {
+        bytes: [0; MAX_NAME_LEN],
+        len: 0,
+    };
+    let mut pos = start;
+    let mut end = None;
+    let mut out = 0usize;
+    loop {
+        let len = *message.get(pos)?;
+        match len {
+            0..=63 => {
+                let len = usize::from(len);
+                let label = message.get(pos..pos + 1 + len)?;
+                let dest = name.bytes.get_mut(out..out + 1 + len)?;
+                for (d, s) in dest.iter_mut().zip(label) {
+                    *d = s.to_ascii_lowercase();
+                }
+                out += 1 + len;
+                pos += 1 + len;
+                if len == 0 {
+                    name.len = u8::try_from(out).ok()?;
+                    return Some((name, end.unwrap_or(pos)));
+                }
+            }
+            0xc0..=0xff => {
+                let high = usize::from(len & 0x3f);
+                let target = (high << 8) | usize::from(*message.get(pos + 1)?);
+                if target >= pos {
+                    return None;
+                }
+                end.get_or_insert(pos + 2);
+                pos = target;
+            }
+            _ => return None,
+        }
     }
 }
 
@@ -430,5 +504,39 @@ mod tests {
                 "\\200.z.example."
             ]
         );
+    }
+
+    #[test]
+    fn reads_compressed_names() {
+        // A header's worth of bytes, "www.example." at 12, then "FOO" and a
+        // pointer to "example" at 16.
+        let mut message = vec![0u8; 12];
+        message.extend_from_slice(b"\x03www\x07example\x00");
+        let at = message.len();
+        message.extend_from_slice(b"\x03FOO\xc0\x10");
+        let (name, end) = read_name(&message, at).unwrap();
+        assert_eq!(name.as_wire(), b"\x03foo\x07example\x00");
+        assert_eq!(end, at + 6);
+        assert!(end - at < name.len(), "a pointer was used");
+        let (plain, end) = read_name(&message, 12).unwrap();
+        assert_eq!(end - 12, plain.len());
+        // Pointers forward, to themselves, or past the end: rejected.
+        for bad in [
+            &b"\xc0\x40"[..],
+            b"\x03foo\xc0\x1f",
+            b"\x03foo",
+            b"\x40a\x00",
+        ] {
+            let mut m = message.get(..at).unwrap().to_vec();
+            m.extend_from_slice(bad);
+            assert!(read_name(&m, at).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn lowercases_on_the_stack() {
+        let name = LowerName::new(b"\x03WwW\x00").unwrap();
+        assert_eq!(name.as_wire(), b"\x03www\x00");
+        assert!(LowerName::new(&[1; 256]).is_none());
     }
 }

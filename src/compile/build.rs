@@ -8,15 +8,17 @@
 //! inside an RRset (the first one wins, as BIND does), data below a DNAME.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::{Node, Rrset, Zone, FLAG_CUT, FLAG_DNAME, FLAG_OCCLUDED, FLAG_WILDCARD_CHILD};
-use crate::name::{Name, MAX_NAME_LEN};
 use crate::policy::annotation::{self, Annotated};
 use crate::policy::{PolicyConfig, PolicyGroup, PolicySet, Rule};
-use crate::rtype;
-use crate::zonefile::{rtype_name, Diagnostic, Position, Record};
+use crate::proto::name::wire_name_len;
+use crate::proto::rtype::{self, name as rtype_name};
+use crate::proto::{Diagnostic, LowerName, Name, Position, Rrset};
+use crate::zone::{Node, Zone, FLAG_CUT, FLAG_DNAME, FLAG_OCCLUDED, FLAG_WILDCARD_CHILD};
+use crate::zonefile::Record;
 
 /// What a successful build returns besides the zone.
 pub struct Built {
@@ -27,8 +29,8 @@ pub struct Built {
 /// Compiles a zone from records handed over one by one.
 pub struct ZoneBuilder {
     apex: Name,
-    policy: std::sync::Arc<PolicyConfig>,
-    source: std::sync::Arc<Path>,
+    policy: Arc<PolicyConfig>,
+    source: Arc<Path>,
     nodes: FxHashMap<Box<[u8]>, Node>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
@@ -36,7 +38,7 @@ pub struct ZoneBuilder {
 }
 
 /// Zone-wide problems are reported at the start of the zone file.
-fn file_start(source: &std::sync::Arc<Path>) -> Position {
+fn file_start(source: &Arc<Path>) -> Position {
     Position {
         file: source.clone(),
         line: 1,
@@ -76,7 +78,7 @@ impl ZoneBuilder {
         nodes.reserve(names);
         Self {
             apex: origin.to_lowercase(),
-            policy: std::sync::Arc::default(),
+            policy: Arc::default(),
             source: source.into(),
             nodes,
             errors: Vec::new(),
@@ -87,7 +89,7 @@ impl ZoneBuilder {
 
     /// Resolves annotations against this config (health checks, regions,
     /// CIDR collections).
-    pub fn with_policy(mut self, policy: std::sync::Arc<PolicyConfig>) -> Self {
+    pub fn with_policy(mut self, policy: Arc<PolicyConfig>) -> Self {
         self.policy = policy;
         self
     }
@@ -106,15 +108,10 @@ impl ZoneBuilder {
                 .push(diag(record.position, "only class IN is served".into()));
             return;
         }
-        let mut lower = [0u8; MAX_NAME_LEN];
-        let wire = record.owner.as_wire();
-        let Some(dest) = lower.get_mut(..wire.len()) else {
+        let Some(lower) = LowerName::new(record.owner.as_wire()) else {
             return;
         };
-        for (d, s) in dest.iter_mut().zip(wire) {
-            *d = s.to_ascii_lowercase();
-        }
-        let key = &*dest;
+        let key = lower.as_wire();
         let is_apex = key == self.apex.as_wire();
         let node = match self.nodes.get_mut(key) {
             Some(node) => node,
@@ -145,7 +142,7 @@ impl ZoneBuilder {
         }
         if node.policy(record.rtype).is_some() {
             let message = format!(
-                "plain {} record beside {} policy sets at \"{}\": annotate it with a set id, or remove the annotations (SPEC §3)",
+                "plain {} record beside {} policy sets at \"{}\": annotate it with a set id, or remove the annotations (signpost-zone(5), ROUTING POLICIES)",
                 rtype_name(record.rtype),
                 node.policy(record.rtype).map_or("", |g| g.kind.name()),
                 show(key)
@@ -266,7 +263,7 @@ pub fn build_zone(
 fn add_policy_record(node: &mut Node, a: Annotated, record: &Record) -> Result<bool, String> {
     if node.rrset(record.rtype).is_some() {
         return Err(format!(
-            "{} policy record beside plain {} records at this name: annotate them all or none (SPEC §3)",
+            "{} policy record beside plain {} records at this name: annotate them all or none (signpost-zone(5), ROUTING POLICIES)",
             a.rule.kind().name(),
             rtype_name(record.rtype)
         ));
@@ -386,8 +383,8 @@ fn conflict(node: &Node, is_apex: bool, rtype: u16, key: &[u8]) -> Option<String
 
 /// SOA serial and minimum from its RDATA.
 fn soa_numbers(rdata: &[u8]) -> Option<(u32, u32)> {
-    let mname = crate::name::wire_name_len(rdata)?;
-    let rname = crate::name::wire_name_len(rdata.get(mname..)?)?;
+    let mname = wire_name_len(rdata)?;
+    let rname = wire_name_len(rdata.get(mname..)?)?;
     let numbers = rdata.get(mname + rname..)?;
     let serial = u32::from_be_bytes(numbers.get(0..4)?.try_into().ok()?);
     let minimum = u32::from_be_bytes(numbers.get(16..20)?.try_into().ok()?);
@@ -431,7 +428,7 @@ fn mark_occluded_and_wildcards(
     apex: &Name,
     nodes: &mut FxHashMap<Box<[u8]>, Node>,
     warnings: &mut Vec<Diagnostic>,
-    source: &std::sync::Arc<Path>,
+    source: &Arc<Path>,
 ) {
     let apex_len = apex.wire_len();
     let apex_has_dname = nodes.get(apex.as_wire()).is_some_and(|n| n.has(FLAG_DNAME));

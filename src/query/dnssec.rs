@@ -1,30 +1,23 @@
-//! The DNSSEC part of an answer, for queries with DO=1 into signed zones:
-//! an RRSIG after every RRset that RFC 4035 §3.1.1 asks to be signed, and
-//! the NSEC or DS records that negative answers, wildcard answers and
-//! referrals must carry (§3.1.3, §3.1.4).
+//! The DNSSEC stage of an answer (as Knot's `solve_*_dnssec` steps):
+//!
+//! 1. [`synthesize`]: the DNSKEY, NSEC and RRSIG records a question for
+//!    those types gets from a signed zone, which holds none of them;
+//! 2. for queries with DO=1 into signed zones, [`Signing`]: an RRSIG after
+//!    every RRset that RFC 4035 §3.1.1 asks to be signed, and the NSEC or
+//!    DS records that negative answers, wildcard answers and referrals
+//!    must carry (§3.1.3, §3.1.4).
 //!
 //! [`lookup`](super::lookup) records the facts (wildcard expansions,
-//! denials); this module turns them into records with `dnssec::denial` and
-//! signs them through each zone's `dnssec::Signer` (and its cache).
+//! denials, DNSSEC questions) and signs nothing; this module turns them
+//! into records with `dnssec::denial` and signs them through each zone's
+//! `dnssec::ZoneSigner` (and its cache).
 
-// The query path must not panic on any input.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
-
-use super::lookup::{Answer, Denial, Entry, Owner};
+use super::lookup::{Answer, Denial, NamedRrset, Owner, RrsetRef, Synthesis};
 use super::wire::{Full, Writer};
 use crate::dnssec::denial;
-use crate::name::MAX_NAME_LEN;
-use crate::rtype;
+use crate::proto::{rtype, LowerName, Rrset};
 use crate::snapshot::View;
-use crate::zone::{Node, Rrset, Zone, FLAG_CUT, FLAG_OCCLUDED};
+use crate::zone::{Node, Zone, FLAG_CUT, FLAG_OCCLUDED};
 
 /// Which section an RRset is written to: glue in additional is never
 /// signed (it is not authoritative data).
@@ -43,27 +36,53 @@ pub struct Signing<'v, 'a> {
     pub answer: &'v Answer<'a>,
 }
 
-/// A lowercased name on the stack.
-struct Lower {
-    buf: [u8; MAX_NAME_LEN],
-    len: usize,
-}
-
-impl Lower {
-    fn new(name: &[u8]) -> Option<Self> {
-        let mut buf = [0u8; MAX_NAME_LEN];
-        let dest = buf.get_mut(..name.len())?;
-        for (d, s) in dest.iter_mut().zip(name) {
-            *d = s.to_ascii_lowercase();
+/// Puts the records a DNSSEC question asks for into the answer section;
+/// the lookup found the question, the zone's signer has the data.
+pub fn synthesize<'a>(answer: &mut Answer<'a>) {
+    let Some(synthesis) = answer.synthesis.take() else {
+        return;
+    };
+    match synthesis {
+        Synthesis::Dnskey { zone, owner } => {
+            if let Some(signer) = zone.signer.as_deref() {
+                answer.answer.push(NamedRrset {
+                    owner,
+                    rrset: RrsetRef::Zone(&signer.dnskey),
+                });
+            }
         }
-        Some(Self {
-            buf,
-            len: name.len(),
-        })
-    }
-
-    fn get(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or_default()
+        Synthesis::Nsec {
+            zone,
+            owner,
+            name,
+            node,
+        } => answer.answer.push(NamedRrset {
+            owner,
+            rrset: RrsetRef::Owned(own_nsec(zone, &name, node)),
+        }),
+        Synthesis::Rrsig {
+            zone,
+            owner,
+            name,
+            covered,
+        } => {
+            let Some(signer) = zone.signer.as_deref() else {
+                return;
+            };
+            for rrset in &covered {
+                let signed = signer.rrsig(&name, rrset.get());
+                if let Some(rrsig) = signed
+                    .as_ref()
+                    .and_then(|s| s.get())
+                    .and_then(|s| s.rrsig.clone())
+                {
+                    answer.answer.push(NamedRrset {
+                        owner: owner.clone(),
+                        rrset: RrsetRef::Owned(rrsig),
+                    });
+                }
+            }
+        }
     }
 }
 
@@ -73,7 +92,7 @@ impl Signing<'_, '_> {
     pub fn sign_entry(
         &self,
         w: &mut Writer<'_>,
-        entry: &Entry<'_>,
+        entry: &NamedRrset<'_>,
         section: Section,
     ) -> Result<u16, Full> {
         let written = match &entry.owner {
@@ -81,10 +100,10 @@ impl Signing<'_, '_> {
             Owner::Wire(name) => Some(*name),
             Owner::Owned(name) => Some(name.as_wire()),
         };
-        let Some(lower) = Lower::new(written.unwrap_or(self.qname)) else {
+        let Some(lower) = LowerName::new(written.unwrap_or(self.qname)) else {
             return Ok(0);
         };
-        let lower = lower.get();
+        let lower = lower.as_wire();
         let Some(zone) = self.view.find_zone(lower) else {
             return Ok(0);
         };
@@ -230,7 +249,7 @@ fn nsec(zone: &Zone, next: &[u8], types: Vec<u16>) -> Rrset {
 
 /// The NSEC a name of a signed zone has, as a question for type NSEC gets
 /// it: the next name is the first one below it, which cannot exist.
-pub(super) fn own_nsec(zone: &Zone, name: &[u8], node: &Node) -> Rrset {
+fn own_nsec(zone: &Zone, name: &[u8], node: &Node) -> Rrset {
     let next = denial::first_child(name);
     nsec(zone, &next, node_types(zone, name, node, None))
 }

@@ -1,0 +1,28 @@
+//! Who asked, and how: the source address selects views and, without an
+//! EDNS Client Subnet option, the client's location.
+
+use std::net::{IpAddr, SocketAddr};
+
+/// How the query arrived; it decides the size limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// The sender of one query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Client {
+    pub addr: SocketAddr,
+    /// The local address the query arrived on, when known.
+    pub local: Option<SocketAddr>,
+    pub transport: Transport,
+}
+
+/// IPv4-mapped IPv6 addresses are matched as the IPv4 address they carry.
+pub fn canonical(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+        v4 => v4,
+    }
+}

@@ -1,0 +1,1 @@
+//! In-process query cases (filled below).
