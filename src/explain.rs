@@ -86,7 +86,7 @@ pub struct ExplainError {
 
 /// Explains one query against the zones and health states of `snapshot`:
 /// the daemon's side of `signpostctl explain`.
-pub fn explain_snapshot(
+pub(crate) fn explain_snapshot(
     snapshot: &Snapshot,
     qname: &str,
     qtype: u16,

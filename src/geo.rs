@@ -9,26 +9,26 @@ use serde::Deserialize;
 /// Where an address is, as far as the database knows. `Copy`, so the
 /// per-thread cache hands it out without allocating.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Location {
+pub(crate) struct Location {
     /// Continent code (`EU`, `NA`, …), uppercase.
-    pub continent: Option<[u8; 2]>,
+    pub(crate) continent: Option<[u8; 2]>,
     /// ISO 3166-1 country code, uppercase.
-    pub country: Option<[u8; 2]>,
+    pub(crate) country: Option<[u8; 2]>,
     /// ISO 3166-2 subdivision code without the country (`CA` for US-CA).
-    pub subdivision: Option<Subdivision>,
+    pub(crate) subdivision: Option<Subdivision>,
     /// Latitude and longitude in degrees.
-    pub coordinates: Option<(f64, f64)>,
+    pub(crate) coordinates: Option<(f64, f64)>,
 }
 
 /// An ISO 3166-2 subdivision code: one to three letters or digits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Subdivision {
+pub(crate) struct Subdivision {
     bytes: [u8; 3],
     len: u8,
 }
 
 impl Subdivision {
-    pub fn new(code: &str) -> Option<Self> {
+    pub(crate) fn new(code: &str) -> Option<Self> {
         let code = code.as_bytes();
         if code.is_empty() || code.len() > 3 {
             return None;
@@ -43,14 +43,14 @@ impl Subdivision {
         })
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         let used = self.bytes.get(..usize::from(self.len)).unwrap_or_default();
         std::str::from_utf8(used).unwrap_or("")
     }
 }
 
 /// The database, read into memory once.
-pub struct GeoDb {
+pub(crate) struct GeoDb {
     reader: maxminddb::Reader<Vec<u8>>,
     /// Tells this database's cache entries from a reloaded one's.
     id: u64,
@@ -126,13 +126,13 @@ fn code2(text: Option<&str>) -> Option<[u8; 2]> {
 /// A GeoIP database that cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read GeoIP database {path}: {source} (a MaxMind-format .mmdb, signpost.toml(5), ROUTING POLICY TABLES)")]
-pub struct GeoError {
+pub(crate) struct GeoError {
     path: String,
     source: maxminddb::MaxMindDbError,
 }
 
 impl GeoDb {
-    pub fn open(path: &Path) -> Result<Self, GeoError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, GeoError> {
         maxminddb::Reader::open_readfile(path)
             .map(|reader| {
                 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -150,7 +150,7 @@ impl GeoDb {
     /// The location of `ip` and the prefix length of the database network
     /// it falls in (the ECS scope this decision supports). `None` when the
     /// database has nothing for the address.
-    pub fn locate(&self, ip: IpAddr) -> Option<(Location, u8)> {
+    pub(crate) fn locate(&self, ip: IpAddr) -> Option<(Location, u8)> {
         let index = slot(ip);
         let cached = CACHE.with(|c| {
             c.borrow()
@@ -197,7 +197,7 @@ impl GeoDb {
 }
 
 /// Great-circle distance in kilometres (haversine).
-pub fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+pub(crate) fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
     const EARTH_RADIUS_KM: f64 = 6371.0;
     let (lat1, lon1) = (a.0.to_radians(), a.1.to_radians());
     let (lat2, lon2) = (b.0.to_radians(), b.1.to_radians());

@@ -49,7 +49,7 @@
 
 /// Declares modules on the query path with the no-panic lints.
 macro_rules! query_path {
-    ($($(#[$meta:meta])* pub mod $name:ident;)*) => {
+    ($($(#[$meta:meta])* $vis:vis mod $name:ident;)*) => {
         $(
             $(#[$meta])*
             #[cfg_attr(
@@ -61,22 +61,24 @@ macro_rules! query_path {
                     clippy::panic
                 )
             )]
-            pub mod $name;
+            $vis mod $name;
         )*
     };
 }
 
+// Modules nothing outside the crate uses are pub(crate), so the compiler
+// reports what falls out of use.
 query_path! {
     pub mod proto;
-    pub mod geo;
-    pub mod tsig;
+    pub(crate) mod geo;
+    pub(crate) mod tsig;
     pub mod dnssec;
     pub mod health;
-    pub mod policy;
-    pub mod zone;
-    pub mod snapshot;
-    pub mod query;
-    pub mod net;
+    pub(crate) mod policy;
+    pub(crate) mod zone;
+    pub(crate) mod snapshot;
+    pub(crate) mod query;
+    pub(crate) mod net;
 }
 
 pub mod compile;

@@ -20,27 +20,27 @@ use crate::zone::Zone;
 
 /// Largest UDP payload we offer in EDNS (the DNS Flag Day 2020 value, and
 /// Knot's default).
-pub const DEFAULT_EDNS_UDP_SIZE: u16 = 1232;
+pub(crate) const DEFAULT_EDNS_UDP_SIZE: u16 = 1232;
 
 /// Which clients a view serves. Empty lists match everything. A view that
 /// lists destinations does not match a query whose local address is unknown
 /// (a wildcard UDP socket): a private view must not leak by default.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ViewMatch {
+pub(crate) struct ViewMatch {
     /// Source prefixes of the query.
-    pub sources: Vec<IpNet>,
+    pub(crate) sources: Vec<IpNet>,
     /// Local addresses the query arrived on.
-    pub destinations: Vec<IpNet>,
+    pub(crate) destinations: Vec<IpNet>,
     /// TSIG keys (lowercased names) one of which must have signed the
     /// request, verified.
-    pub keys: Vec<Name>,
+    pub(crate) keys: Vec<Name>,
 }
 
 impl ViewMatch {
     /// Whether a query from `client` matches; `key` is the lowercased wire
     /// name of the TSIG key it was signed with, once verified (`None`:
     /// unsigned).
-    pub fn matches(&self, client: &Client, key: Option<&[u8]>) -> bool {
+    pub(crate) fn matches(&self, client: &Client, key: Option<&[u8]>) -> bool {
         let within = |nets: &[IpNet], addr: IpAddr| {
             nets.is_empty() || nets.iter().any(|n| n.contains(&canonical(addr)))
         };
@@ -56,15 +56,15 @@ impl ViewMatch {
 
 /// One split-horizon view: its own set of zones.
 #[derive(Debug, Default)]
-pub struct View {
-    pub name: String,
-    pub matcher: ViewMatch,
+pub(crate) struct View {
+    pub(crate) name: String,
+    pub(crate) matcher: ViewMatch,
     /// Zones by lowercased apex wire name.
-    pub zones: FxHashMap<Box<[u8]>, Arc<Zone>>,
+    pub(crate) zones: FxHashMap<Box<[u8]>, Arc<Zone>>,
 }
 
 impl View {
-    pub fn new(
+    pub(crate) fn new(
         name: impl Into<String>,
         matcher: ViewMatch,
         zones: impl IntoIterator<Item = Arc<Zone>>,
@@ -80,7 +80,7 @@ impl View {
     }
 
     /// The zone with the longest apex that `lower_qname` is at or below.
-    pub fn find_zone(&self, lower_qname: &[u8]) -> Option<&Zone> {
+    pub(crate) fn find_zone(&self, lower_qname: &[u8]) -> Option<&Zone> {
         let mut pos = 0usize;
         loop {
             let suffix = lower_qname.get(pos..)?;
@@ -97,19 +97,19 @@ impl View {
 }
 
 #[derive(Debug)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// Views in match order; the first whose matcher accepts the client
     /// answers. A client matching none is REFUSED.
-    pub views: Vec<View>,
+    pub(crate) views: Vec<View>,
     /// The UDP payload size we advertise and cap responses at.
-    pub edns_udp_size: u16,
+    pub(crate) edns_udp_size: u16,
     /// Health checks, regions, CIDR collections and the GeoIP database.
-    pub policy: Arc<PolicyConfig>,
+    pub(crate) policy: Arc<PolicyConfig>,
     /// Health states, published apart: a flip is one store into this
     /// cell, shared by every snapshot, and never recompiles a zone.
-    pub health: Arc<ArcSwap<HealthTable>>,
+    pub(crate) health: Arc<ArcSwap<HealthTable>>,
     /// TSIG keys signed requests are checked with.
-    pub keys: Arc<Keyring>,
+    pub(crate) keys: Arc<Keyring>,
 }
 
 /// Serves nothing: what queries see before the first zones load.
@@ -128,7 +128,7 @@ impl Default for Snapshot {
 impl Snapshot {
     /// The view for a query signed with the TSIG key named `key` (verified),
     /// or unsigned when `key` is `None`.
-    pub fn view_for(&self, client: &Client, key: Option<&[u8]>) -> Option<&View> {
+    pub(crate) fn view_for(&self, client: &Client, key: Option<&[u8]>) -> Option<&View> {
         self.views.iter().find(|v| v.matcher.matches(client, key))
     }
 }

@@ -28,21 +28,21 @@ use crate::proto::{read_name, rtype, time, LowerName, Name};
 /// TTL 0. Offsets are into the packet: the MAC covers everything before
 /// `start`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TsigRr {
+pub(crate) struct TsigRr {
     /// Where the owner name (the key name) begins.
-    pub start: usize,
+    pub(crate) start: usize,
     /// Where the RDATA begins; it runs to the end of the packet.
-    pub rdata_start: usize,
+    pub(crate) rdata_start: usize,
 }
 
 /// TSIG error codes (RFC 8945 §3).
-pub const BADSIG: u16 = 16;
-pub const BADKEY: u16 = 17;
-pub const BADTIME: u16 = 18;
-pub const BADTRUNC: u16 = 22;
+pub(crate) const BADSIG: u16 = 16;
+pub(crate) const BADKEY: u16 = 17;
+pub(crate) const BADTIME: u16 = 18;
+pub(crate) const BADTRUNC: u16 = 22;
 
 /// The fudge we put in responses: the usual five minutes.
-pub const FUDGE: u16 = 300;
+pub(crate) const FUDGE: u16 = 300;
 
 /// Longest MAC of any algorithm we support (HMAC-SHA512).
 const MAX_MAC_LEN: usize = 64;
@@ -50,7 +50,7 @@ const MAX_MAC_LEN: usize = 64;
 /// The HMAC algorithms `ring` provides. HMAC-MD5 and HMAC-SHA224 are left
 /// out: `ring` has neither.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Algorithm {
+pub(crate) enum Algorithm {
     HmacSha1,
     HmacSha256,
     HmacSha384,
@@ -59,11 +59,11 @@ pub enum Algorithm {
 
 impl Algorithm {
     /// The config spellings, default first.
-    pub const NAMES: [&'static str; 4] = ["hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha1"];
+    pub(crate) const NAMES: [&'static str; 4] = ["hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha1"];
 
     /// From its name in the config (`hmac-sha256`), any case, an optional
     /// trailing dot.
-    pub fn from_name(text: &str) -> Option<Self> {
+    pub(crate) fn from_name(text: &str) -> Option<Self> {
         let text = text.strip_suffix('.').unwrap_or(text);
         [
             Self::HmacSha256,
@@ -75,7 +75,7 @@ impl Algorithm {
         .find(|a| a.name().eq_ignore_ascii_case(text))
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::HmacSha1 => "hmac-sha1",
             Self::HmacSha256 => "hmac-sha256",
@@ -85,7 +85,7 @@ impl Algorithm {
     }
 
     /// The algorithm name in canonical wire form (RFC 8945 §6).
-    pub fn wire(self) -> &'static [u8] {
+    pub(crate) fn wire(self) -> &'static [u8] {
         match self {
             Self::HmacSha1 => b"\x09hmac-sha1\x00",
             Self::HmacSha256 => b"\x0bhmac-sha256\x00",
@@ -104,7 +104,7 @@ impl Algorithm {
     }
 
     /// Length of the full MAC.
-    pub fn mac_len(self) -> usize {
+    pub(crate) fn mac_len(self) -> usize {
         match self {
             Self::HmacSha1 => 20,
             Self::HmacSha256 => 32,
@@ -122,7 +122,7 @@ impl Algorithm {
 
 /// One shared secret.
 #[derive(Clone)]
-pub struct Key {
+pub(crate) struct Key {
     /// Lowercased wire form.
     name: Box<[u8]>,
     algorithm: Algorithm,
@@ -133,7 +133,7 @@ pub struct Key {
 
 impl Key {
     /// `name` is the key's wire form (any case).
-    pub fn new(name: &[u8], algorithm: Algorithm, secret: &[u8]) -> Self {
+    pub(crate) fn new(name: &[u8], algorithm: Algorithm, secret: &[u8]) -> Self {
         Self {
             name: crate::proto::name::lowercase_wire(name).into(),
             algorithm,
@@ -143,12 +143,8 @@ impl Key {
     }
 
     /// The lowercased wire form of the key's name.
-    pub fn name(&self) -> &[u8] {
+    pub(crate) fn name(&self) -> &[u8] {
         &self.name
-    }
-
-    pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
     }
 }
 
@@ -172,22 +168,18 @@ impl fmt::Debug for Key {
 
 /// Every configured key, found by name.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Keyring {
+pub(crate) struct Keyring {
     keys: Vec<Key>,
 }
 
 impl Keyring {
-    pub fn new(keys: Vec<Key>) -> Self {
+    pub(crate) fn new(keys: Vec<Key>) -> Self {
         Self { keys }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
     }
 
     /// The key named by the lowercased wire name `name`. A handful of keys
     /// is the usual case: a scan beats hashing.
-    pub fn get(&self, name: &[u8]) -> Option<&Key> {
+    pub(crate) fn get(&self, name: &[u8]) -> Option<&Key> {
         self.keys.iter().find(|k| *k.name == *name)
     }
 }
@@ -243,7 +235,7 @@ fn parse_fields<'a>(packet: &'a [u8], rr: &TsigRr) -> Option<Fields<'a>> {
 
 /// What to do with a signed request.
 #[derive(Debug)]
-pub enum Verdict<'k> {
+pub(crate) enum Verdict<'k> {
     /// Answer it, and sign the answer.
     Valid(ReplySigner<'k>),
     /// Authentic, but stale or truncated past our policy: NOTAUTH, signed
@@ -259,7 +251,7 @@ pub enum Verdict<'k> {
 
 /// Checks a request's TSIG record, in the order RFC 8945 §5.2 lays down:
 /// key, MAC, time, truncation. `now` is seconds since the epoch.
-pub fn verify<'k>(keys: &'k Keyring, packet: &[u8], rr: &TsigRr, now: u64) -> Verdict<'k> {
+pub(crate) fn verify<'k>(keys: &'k Keyring, packet: &[u8], rr: &TsigRr, now: u64) -> Verdict<'k> {
     let Some(fields) = parse_fields(packet, rr) else {
         return Verdict::Malformed;
     };
@@ -359,13 +351,13 @@ fn time48(secs: u64) -> [u8; 6] {
 }
 
 /// Seconds since the epoch, for Time Signed.
-pub fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     time::unix_now()
 }
 
 /// Signs the response to a request whose MAC verified.
 #[derive(Debug)]
-pub struct ReplySigner<'k> {
+pub(crate) struct ReplySigner<'k> {
     key: &'k Key,
     request_mac: [u8; MAX_MAC_LEN],
     request_mac_len: usize,
@@ -378,17 +370,17 @@ pub struct ReplySigner<'k> {
 
 impl ReplySigner<'_> {
     /// The verified key's lowercased wire name; views match on it.
-    pub fn key_name(&self) -> &[u8] {
+    pub(crate) fn key_name(&self) -> &[u8] {
         self.key.name()
     }
 
-    pub fn error(&self) -> u16 {
+    pub(crate) fn error(&self) -> u16 {
         self.error
     }
 
     /// Bytes the TSIG RR will add: the UDP size limit keeps room for it,
     /// so even a truncated (TC) response is signed.
-    pub fn reserve(&self) -> usize {
+    pub(crate) fn reserve(&self) -> usize {
         let other = if self.badtime.is_some() { 6 } else { 0 };
         self.key.name.len()
             + 10
@@ -401,7 +393,7 @@ impl ReplySigner<'_> {
     /// Appends the TSIG RR to the finished response in `out` and counts it
     /// in ARCOUNT. The MAC covers the request MAC, the response as it
     /// stands, and the TSIG variables (RFC 8945 §4.3.1, §4.3.3).
-    pub fn sign(&self, out: &mut Vec<u8>, now: u64) {
+    pub(crate) fn sign(&self, out: &mut Vec<u8>, now: u64) {
         let (time_signed, other) = match self.badtime {
             Some(request_time) => (request_time, Some(time48(now))),
             None => (now, None),
@@ -472,23 +464,23 @@ fn response_mac(key: &Key, request_mac: &[u8], message: &[u8], vars: &Variables<
 /// (BADKEY) or a MAC that did not verify (BADSIG). Names as the request
 /// had them (lowercased), MAC empty.
 #[derive(Debug)]
-pub struct Unsigned {
+pub(crate) struct Unsigned {
     key_name: LowerName,
     algorithm: LowerName,
     error: u16,
 }
 
 impl Unsigned {
-    pub fn error(&self) -> u16 {
+    pub(crate) fn error(&self) -> u16 {
         self.error
     }
 
     /// The key name the request named, for logs.
-    pub fn key_name(&self) -> String {
+    pub(crate) fn key_name(&self) -> String {
         display_name(self.key_name.as_wire())
     }
 
-    pub fn append(&self, out: &mut Vec<u8>, now: u64) {
+    pub(crate) fn append(&self, out: &mut Vec<u8>, now: u64) {
         let original_id = be16(out, 0).unwrap_or(0);
         append_rr(
             out,

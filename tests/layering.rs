@@ -71,7 +71,12 @@ fn read_rule(lib: &str) -> Rule {
 fn declared_modules(lib: &str) -> BTreeSet<String> {
     lib.lines()
         .filter(|l| !l.trim_start().starts_with("//"))
-        .filter_map(|l| l.trim().strip_prefix("pub mod "))
+        .filter_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("pub mod ")
+                .or_else(|| l.strip_prefix("pub(crate) mod "))
+                .or_else(|| l.strip_prefix("mod "))
+        })
         .map(|rest| rest.trim_end_matches(';').trim().to_string())
         .filter(|name| name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
         .collect()

@@ -289,9 +289,9 @@ fn checkzone(file: &Path, origin: Option<&str>) -> ExitCode {
             println!(
                 "zone {}: loaded serial {}, {} records, {} names",
                 origin,
-                built.zone.serial,
-                built.zone.record_count,
-                built.zone.nodes.len()
+                built.serial(),
+                built.record_count(),
+                built.name_count()
             );
             ExitCode::SUCCESS
         }

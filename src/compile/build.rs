@@ -22,12 +22,34 @@ use crate::zonefile::Record;
 
 /// What a successful build returns besides the zone.
 pub struct Built {
-    pub zone: Zone,
+    pub(crate) zone: Zone,
     pub warnings: Vec<Diagnostic>,
 }
 
+impl Built {
+    /// The SOA serial.
+    pub fn serial(&self) -> u32 {
+        self.zone.serial
+    }
+
+    /// Records in the zone file (duplicates counted once).
+    pub fn record_count(&self) -> usize {
+        self.zone.record_count
+    }
+
+    /// Names, empty non-terminals included.
+    pub fn name_count(&self) -> usize {
+        self.zone.nodes.len()
+    }
+
+    /// Whether `name` exists in the zone (an empty non-terminal counts).
+    pub fn has_name(&self, name: &Name) -> bool {
+        self.zone.node(name.to_lowercase().as_wire()).is_some()
+    }
+}
+
 /// Compiles a zone from records handed over one by one.
-pub struct ZoneBuilder {
+pub(crate) struct ZoneBuilder {
     apex: Name,
     policy: Arc<PolicyConfig>,
     source: Arc<Path>,
@@ -66,14 +88,9 @@ fn show(key: &[u8]) -> String {
 
 impl ZoneBuilder {
     /// `origin` is the zone's name; `source` names the zone file in
-    /// zone-wide messages (no SOA, …).
-    pub fn new(origin: &Name, source: &Path) -> Self {
-        Self::with_capacity(origin, source, 0)
-    }
-
-    /// Like [`new`](Self::new), with room for about `names` owner names,
-    /// which spares a large zone repeated table growth.
-    pub fn with_capacity(origin: &Name, source: &Path, names: usize) -> Self {
+    /// zone-wide messages (no SOA, …). Room is made for about `names`
+    /// owner names, which spares a large zone repeated table growth.
+    pub(crate) fn with_capacity(origin: &Name, source: &Path, names: usize) -> Self {
         let mut nodes = FxHashMap::default();
         nodes.reserve(names);
         Self {
@@ -89,12 +106,12 @@ impl ZoneBuilder {
 
     /// Resolves annotations against this config (health checks, regions,
     /// CIDR collections).
-    pub fn with_policy(mut self, policy: Arc<PolicyConfig>) -> Self {
+    pub(crate) fn with_policy(mut self, policy: Arc<PolicyConfig>) -> Self {
         self.policy = policy;
         self
     }
 
-    pub fn add(&mut self, record: Record) {
+    pub(crate) fn add(&mut self, record: Record) {
         if !record.owner.is_subdomain_of(&self.apex) {
             let message = format!(
                 "record owner \"{}\" is outside the zone \"{}\"",
@@ -131,7 +148,7 @@ impl ZoneBuilder {
                 })
                 .and_then(|a| {
                     add_policy_record(node, a, &record)
-                        .map_err(|m| diag(record.position.clone(), m))
+                        .map_err(|e| diag(record.position.clone(), e.to_string()))
                 });
             match result {
                 Ok(true) => self.record_count += 1,
@@ -189,12 +206,12 @@ impl ZoneBuilder {
     }
 
     /// The errors found so far (when parsing failed and no zone is built).
-    pub fn into_errors(self) -> Vec<Diagnostic> {
+    pub(crate) fn into_errors(self) -> Vec<Diagnostic> {
         self.errors
     }
 
     /// Runs the zone-wide checks and computes the lookup flags.
-    pub fn finish(mut self) -> Result<Built, Vec<Diagnostic>> {
+    pub(crate) fn finish(mut self) -> Result<Built, Vec<Diagnostic>> {
         let apex_node = self.nodes.get(self.apex.as_wire());
         let soa = apex_node.and_then(|n| n.rrset(rtype::SOA));
         let numbers = soa.and_then(|s| s.rdatas().next().and_then(soa_numbers));
@@ -245,28 +262,47 @@ impl ZoneBuilder {
     }
 }
 
-/// Compiles the records of one zone at once (see [`ZoneBuilder`]).
-pub fn build_zone(
-    origin: &Name,
-    records: Vec<Record>,
-    source: &Path,
-) -> Result<Built, Vec<Diagnostic>> {
-    let mut builder = ZoneBuilder::new(origin, source);
-    for record in records {
-        builder.add(record);
-    }
-    builder.finish()
+/// Why an annotated record cannot join the policy sets of its name.
+#[derive(Debug, thiserror::Error)]
+enum PolicyRecordError {
+    #[error("{kind} policy record beside plain {rtype} records at this name: annotate them all or none (signpost-zone(5), ROUTING POLICIES)")]
+    BesidePlain { kind: &'static str, rtype: String },
+    #[error("{kind} policy set \"{id}\" beside {other} policy sets for the same name and type: one policy per record set")]
+    OtherPolicy {
+        kind: &'static str,
+        id: Box<str>,
+        other: &'static str,
+    },
+    #[error("set id \"{0}\" is used again with different settings: every record of a set carries the same annotation")]
+    OtherSettings(Box<str>),
+    #[error("TTL {ttl} differs from {set_ttl} of set \"{id}\"")]
+    Ttl {
+        ttl: u32,
+        set_ttl: u32,
+        id: Box<str>,
+    },
+    #[error("set \"{id}\" duplicates what set \"{other}\" already covers (one {kind} set per role or location)")]
+    Duplicate {
+        id: Box<str>,
+        other: Box<str>,
+        kind: &'static str,
+    },
+    #[error("all cidr sets of a name and type use the same collection")]
+    OtherCollection,
 }
 
 /// Adds an annotated record to its policy set, creating the group or the
 /// set as needed. Returns whether the record was new.
-fn add_policy_record(node: &mut Node, a: Annotated, record: &Record) -> Result<bool, String> {
+fn add_policy_record(
+    node: &mut Node,
+    a: Annotated,
+    record: &Record,
+) -> Result<bool, PolicyRecordError> {
     if node.rrset(record.rtype).is_some() {
-        return Err(format!(
-            "{} policy record beside plain {} records at this name: annotate them all or none (signpost-zone(5), ROUTING POLICIES)",
-            a.rule.kind().name(),
-            rtype_name(record.rtype)
-        ));
+        return Err(PolicyRecordError::BesidePlain {
+            kind: a.rule.kind().name(),
+            rtype: rtype_name(record.rtype),
+        });
     }
     let existing = node
         .policies
@@ -291,26 +327,23 @@ fn add_policy_record(node: &mut Node, a: Annotated, record: &Record) -> Result<b
         return Ok(false);
     };
     if group.kind != a.rule.kind() {
-        return Err(format!(
-            "{} policy set \"{}\" beside {} policy sets for the same name and type: one policy per record set",
-            a.rule.kind().name(),
-            a.id,
-            group.kind.name()
-        ));
+        return Err(PolicyRecordError::OtherPolicy {
+            kind: a.rule.kind().name(),
+            id: a.id,
+            other: group.kind.name(),
+        });
     }
     if let Some(set) = group.sets.iter_mut().find(|s| s.id == a.id) {
         if set.rule != a.rule || set.health != a.health || set.evaluate_health != a.evaluate_health
         {
-            return Err(format!(
-                "set id \"{}\" is used again with different settings: every record of a set carries the same annotation",
-                a.id
-            ));
+            return Err(PolicyRecordError::OtherSettings(a.id));
         }
         if set.rrset.ttl != record.ttl {
-            return Err(format!(
-                "TTL {} differs from {} of set \"{}\"",
-                record.ttl, set.rrset.ttl, a.id
-            ));
+            return Err(PolicyRecordError::Ttl {
+                ttl: record.ttl,
+                set_ttl: set.rrset.ttl,
+                id: a.id,
+            });
         }
         return Ok(set.rrset.push(&record.rdata));
     }
@@ -322,18 +355,17 @@ fn add_policy_record(node: &mut Node, a: Annotated, record: &Record) -> Result<b
         _ => false,
     });
     if let Some(other) = clash {
-        return Err(format!(
-            "set \"{}\" duplicates what set \"{}\" already covers (one {} set per role or location)",
-            a.id,
-            other.id,
-            group.kind.name()
-        ));
+        return Err(PolicyRecordError::Duplicate {
+            id: a.id,
+            other: other.id.clone(),
+            kind: group.kind.name(),
+        });
     }
     if let (Some(Rule::Cidr { collection: x, .. }), Rule::Cidr { collection: y, .. }) =
         (group.sets.first().map(|s| &s.rule), &a.rule)
     {
         if x != y {
-            return Err("all cidr sets of a name and type use the same collection".into());
+            return Err(PolicyRecordError::OtherCollection);
         }
     }
     let mut rrset = Rrset::empty(record.rtype, record.ttl);

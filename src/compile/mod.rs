@@ -14,7 +14,7 @@
 //! plugins()    = each [plugin.ID] loaded once in a child, as the daemon does
 //! ```
 
-pub mod build;
+pub(crate) mod build;
 mod memory;
 mod read;
 
@@ -43,7 +43,7 @@ pub type ZoneResult = Result<Built, Vec<Diagnostic>>;
 #[error("{position}: {source}")]
 pub struct PolicyError {
     pub position: Position,
-    pub source: GeoError,
+    pub(crate) source: GeoError,
 }
 
 impl PolicyError {
@@ -55,7 +55,7 @@ impl PolicyError {
 /// What queries read of the policy settings (health check names, regions,
 /// CIDR collections, latency table, the opened GeoIP database), and the
 /// health states before any probe has run.
-pub fn policy(
+pub(crate) fn policy(
     settings: &crate::config::policy::PolicySettings,
 ) -> Result<(PolicyConfig, HealthTable), PolicyError> {
     let geo = match &settings.geo_database {
@@ -80,7 +80,7 @@ pub fn policy(
 
 /// One configured zone: its file read and compiled against `policy`, and
 /// its signer attached when it has `dnssec = true`.
-pub fn zone(zone: &ZoneConfig, policy: &Arc<PolicyConfig>) -> ZoneResult {
+pub(crate) fn zone(zone: &ZoneConfig, policy: &Arc<PolicyConfig>) -> ZoneResult {
     let built = read::zone_file(&zone.name, &zone.file, policy)?;
     match &zone.dnssec {
         Some(settings) => sign(built, settings),
@@ -114,7 +114,10 @@ fn sign(mut built: Built, settings: &dnssec::Settings) -> ZoneResult {
 /// The views a snapshot serves, in match order, each with the zones it
 /// lists (`zone_of` gives a configured zone's compiled data, if any).
 /// Without any `[[view]]`, one view serves every zone to everyone.
-pub fn views(config: &Config, zone_of: impl Fn(&ZoneConfig) -> Option<Arc<Zone>>) -> Vec<View> {
+pub(crate) fn views(
+    config: &Config,
+    zone_of: impl Fn(&ZoneConfig) -> Option<Arc<Zone>>,
+) -> Vec<View> {
     if config.views.is_empty() {
         return vec![View::new(
             "default",
@@ -139,7 +142,7 @@ pub fn views(config: &Config, zone_of: impl Fn(&ZoneConfig) -> Option<Arc<Zone>>
 /// Everything a query reads: the views, the policy config, the health
 /// cell (published apart, shared by successive snapshots) and the TSIG
 /// keys.
-pub fn snapshot(
+pub(crate) fn snapshot(
     config: &Config,
     views: Vec<View>,
     policy: Arc<PolicyConfig>,
@@ -156,7 +159,7 @@ pub fn snapshot(
 
 /// A whole config compiled from its files at once.
 pub struct Compiled {
-    pub snapshot: Snapshot,
+    pub(crate) snapshot: Snapshot,
     /// Warnings of every zone (loaded anyway), in config order.
     pub warnings: Vec<Diagnostic>,
     /// Distinct zone files compiled.

@@ -44,7 +44,7 @@ impl ZoneConfig {
 
 /// One split-horizon view, in match order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ViewConfig {
+pub(crate) struct ViewConfig {
     pub name: String,
     pub matcher: ViewMatch,
 }
@@ -66,9 +66,9 @@ pub struct Config {
     pub tcp_max_connections: usize,
     pub zones: Vec<ZoneConfig>,
     /// `[[view]]` tables in match order; empty: one view serving everyone.
-    pub views: Vec<ViewConfig>,
+    pub(crate) views: Vec<ViewConfig>,
     /// `[[key]]` TSIG keys.
-    pub keys: Arc<Keyring>,
+    pub(crate) keys: Arc<Keyring>,
     /// Reload when the config or a zone file changes on disk.
     pub watch: bool,
     /// The Unix socket `signpostctl` talks to.
@@ -144,7 +144,7 @@ fn parse_view(
         for item in list.get_ref() {
             match parse_prefix(item.get_ref()) {
                 Ok(net) => nets.push(net),
-                Err(message) => errors.push(at(item.span().start, message)),
+                Err(e) => errors.push(at(item.span().start, e.to_string())),
             }
         }
         nets
@@ -303,23 +303,30 @@ fn parse_keys(
     Keyring::new(ring)
 }
 
-const NOT_A_PREFIX: &str = "is not an address or prefix like \"192.0.2.0/24\" or \"2001:db8::/32\"";
+/// A view's address list entry that is not a prefix.
+#[derive(Debug, thiserror::Error)]
+enum PrefixError {
+    #[error("\"{0}\" is not an address or prefix like \"192.0.2.0/24\" or \"2001:db8::/32\"")]
+    NotAPrefix(String),
+    #[error("\"{text}\" has host bits set; did you mean \"{network}\"?")]
+    HostBits { text: String, network: IpNet },
+}
 
 /// `ADDRESS/LEN` or a bare address (a host prefix). Host bits must be clear,
 /// so `10.0.0.1/8` (usually a typo) is not silently widened.
-fn parse_prefix(text: &str) -> Result<IpNet, String> {
+fn parse_prefix(text: &str) -> Result<IpNet, PrefixError> {
     let net = match text.parse::<IpNet>() {
         Ok(net) => net,
         Err(_) => match text.parse::<IpAddr>() {
             Ok(addr) => IpNet::from(addr),
-            Err(_) => return Err(format!("\"{text}\" {NOT_A_PREFIX}")),
+            Err(_) => return Err(PrefixError::NotAPrefix(text.into())),
         },
     };
     if net.trunc() != net {
-        return Err(format!(
-            "\"{text}\" has host bits set; did you mean \"{}\"?",
-            net.trunc()
-        ));
+        return Err(PrefixError::HostBits {
+            text: text.into(),
+            network: net.trunc(),
+        });
     }
     Ok(net)
 }

@@ -69,9 +69,9 @@ pub struct GeoDatabase {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PolicySettings {
     pub geo_database: Option<GeoDatabase>,
-    pub regions: Vec<Region>,
-    pub collections: Vec<Collection>,
-    pub latency: Vec<LatencyRow>,
+    pub(crate) regions: Vec<Region>,
+    pub(crate) collections: Vec<Collection>,
+    pub(crate) latency: Vec<LatencyRow>,
     /// Health checks in index order (zones refer to them by index).
     pub health: Vec<crate::health::CheckDef>,
     /// `[plugin.ID]` health sources.

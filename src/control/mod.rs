@@ -236,7 +236,7 @@ fn duration(mut secs: u64) -> String {
 
 /// The running reload machinery, as the daemon holds it.
 pub struct Control {
-    pub state: Arc<ArcSwap<Snapshot>>,
+    pub(crate) state: Arc<ArcSwap<Snapshot>>,
     pub status: Arc<Mutex<Status>>,
     /// Health states and overrides, for the control socket.
     pub health: crate::health::Handle,

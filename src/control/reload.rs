@@ -131,7 +131,7 @@ impl Reloader {
         reloader
     }
 
-    pub fn state(&self) -> Arc<ArcSwap<Snapshot>> {
+    pub(crate) fn state(&self) -> Arc<ArcSwap<Snapshot>> {
         self.state.clone()
     }
 

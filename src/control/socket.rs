@@ -45,7 +45,7 @@ pub struct Served {
     pub status: Arc<Mutex<Status>>,
     pub health: Handle,
     /// The snapshot queries are answered from, for `explain`.
-    pub state: Arc<ArcSwap<Snapshot>>,
+    pub(crate) state: Arc<ArcSwap<Snapshot>>,
 }
 
 /// A bound control socket; removes its file when dropped, unless another
@@ -202,7 +202,7 @@ async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> i
         ["health"] => (health.list(), true),
         ["health", "set", name, state] => match health.set(name, state) {
             Ok(line) => (vec![line], true),
-            Err(line) => (vec![line], false),
+            Err(e) => (vec![e.to_string()], false),
         },
         ["explain", name, rtype, client] => explain(&state, name, rtype, client),
         _ => (

@@ -19,6 +19,60 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::check::{HttpCheck, TlsSettings, BODY_LIMIT};
 use super::state::Outcome;
 
+/// Why a probe found its endpoint down: the reason `signpostctl health`
+/// shows.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ProbeError {
+    #[error("cannot resolve {address}: {source}")]
+    Resolve {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("{0} has no address")]
+    NoAddress(String),
+    #[error("connect {addr}: {source}")]
+    Connect {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    /// The check's TLS settings could not be made (reported at every
+    /// probe until the config changes).
+    #[error("{0}")]
+    TlsSetup(String),
+    #[error("\"{0}\" is not a valid TLS server name")]
+    ServerName(String),
+    #[error("TLS handshake with {addr} (SNI {sni}): {source}")]
+    Handshake {
+        addr: std::net::SocketAddr,
+        sni: String,
+        source: std::io::Error,
+    },
+    #[error("sending the request: {0}")]
+    Send(std::io::Error),
+    #[error("reading the response: {0}")]
+    Receive(std::io::Error),
+    #[error("response head longer than {MAX_HEAD} bytes")]
+    HeadTooLong,
+    #[error("connection closed without a response")]
+    NoResponse,
+    #[error("connection closed in the response head")]
+    ClosedInHead,
+    #[error("not an HTTP response: \"{0}\"")]
+    NotHttp(String),
+    #[error("HTTP {status} from {addr} (expected {expected})")]
+    Status {
+        status: u16,
+        addr: std::net::SocketAddr,
+        expected: String,
+    },
+    #[error("HTTP {status} from {addr}, but the first {BODY_LIMIT} bytes of the body do not contain \"{needle}\"")]
+    BodyMismatch {
+        status: u16,
+        addr: std::net::SocketAddr,
+        needle: String,
+    },
+}
+
 /// Longest response head (status line and headers) we read.
 const MAX_HEAD: usize = 16 * 1024;
 /// Most raw body bytes read to find BODY_LIMIT decoded ones.
@@ -110,7 +164,7 @@ pub(super) async fn probe(
 ) -> (Outcome, String) {
     match run(check, tls, started).await {
         Ok(reason) => (Outcome::Up, reason),
-        Err(reason) => (Outcome::Down, reason),
+        Err(reason) => (Outcome::Down, reason.to_string()),
     }
 }
 
@@ -118,17 +172,21 @@ async fn run(
     check: &HttpCheck,
     tls: Option<&Result<Arc<ClientConfig>, String>>,
     started: Instant,
-) -> Result<String, String> {
+) -> Result<String, ProbeError> {
     let (tcp, addr) = super::tcp::connect(&check.endpoint).await?;
     let (status, body) = match (tls, &check.tls) {
         (Some(config), Some(settings)) => {
-            let config = config.clone()?;
+            let config = config.clone().map_err(ProbeError::TlsSetup)?;
             let name = ServerName::try_from(settings.sni.clone())
-                .map_err(|_| format!("\"{}\" is not a valid TLS server name", settings.sni))?;
+                .map_err(|_| ProbeError::ServerName(settings.sni.clone()))?;
             let stream = tokio_rustls::TlsConnector::from(config)
                 .connect(name, tcp)
                 .await
-                .map_err(|e| format!("TLS handshake with {addr} (SNI {}): {e}", settings.sni))?;
+                .map_err(|source| ProbeError::Handshake {
+                    addr,
+                    sni: settings.sni.clone(),
+                    source,
+                })?;
             exchange(stream, check).await?
         }
         _ => exchange(tcp, check).await?,
@@ -136,17 +194,20 @@ async fn run(
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let (lo, hi) = check.expect;
     if !(lo..=hi).contains(&status) {
-        return Err(format!(
-            "HTTP {status} from {addr} (expected {})",
-            range_text(lo, hi)
-        ));
+        return Err(ProbeError::Status {
+            status,
+            addr,
+            expected: range_text(lo, hi),
+        });
     }
     if let Some(needle) = &check.body_contains {
         let found = body.windows(needle.len()).any(|w| w == needle.as_bytes());
         if !found {
-            return Err(format!(
-                "HTTP {status} from {addr}, but the first {BODY_LIMIT} bytes of the body do not contain \"{needle}\""
-            ));
+            return Err(ProbeError::BodyMismatch {
+                status,
+                addr,
+                needle: needle.clone(),
+            });
         }
     }
     Ok(format!("HTTP {status} from {addr} in {ms:.1} ms"))
@@ -164,7 +225,7 @@ fn range_text(lo: u16, hi: u16) -> String {
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     check: &HttpCheck,
-) -> Result<(u16, Vec<u8>), String> {
+) -> Result<(u16, Vec<u8>), ProbeError> {
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: signpost-health/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
         check.path,
@@ -174,7 +235,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     stream
         .write_all(request.as_bytes())
         .await
-        .map_err(|e| format!("sending the request: {e}"))?;
+        .map_err(ProbeError::Send)?;
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -182,17 +243,17 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             break i + 4;
         }
         if buf.len() > MAX_HEAD {
-            return Err(format!("response head longer than {MAX_HEAD} bytes"));
+            return Err(ProbeError::HeadTooLong);
         }
         let n = stream
             .read(&mut chunk)
             .await
-            .map_err(|e| format!("reading the response: {e}"))?;
+            .map_err(ProbeError::Receive)?;
         if n == 0 {
             return Err(if buf.is_empty() {
-                "connection closed without a response".into()
+                ProbeError::NoResponse
             } else {
-                "connection closed in the response head".into()
+                ProbeError::ClosedInHead
             });
         }
         buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
@@ -250,17 +311,14 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// `HTTP/1.x NNN reason`.
-fn parse_status(head: &str) -> Result<u16, String> {
+fn parse_status(head: &str) -> Result<u16, ProbeError> {
     let line = head.lines().next().unwrap_or_default();
     let mut parts = line.split_whitespace();
     let version = parts.next().unwrap_or_default();
     let code = parts.next().and_then(|c| c.parse::<u16>().ok());
     match code {
         Some(code) if version.starts_with("HTTP/") && (100..=599).contains(&code) => Ok(code),
-        _ => Err(format!(
-            "not an HTTP response: \"{}\"",
-            line.chars().take(60).collect::<String>()
-        )),
+        _ => Err(ProbeError::NotHttp(line.chars().take(60).collect())),
     }
 }
 
@@ -303,7 +361,7 @@ mod tests {
 
     #[test]
     fn status_lines_and_headers() {
-        assert_eq!(parse_status("HTTP/1.1 204 No Content\r\n\r\n"), Ok(204));
+        assert_eq!(parse_status("HTTP/1.1 204 No Content\r\n\r\n").ok(), Some(204));
         assert!(parse_status("SSH-2.0-OpenSSH\r\n").is_err());
         let head = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\nTransfer-Encoding: Chunked\r\n\r\n";
         assert_eq!(header(head, "content-length"), Some("12"));

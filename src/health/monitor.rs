@@ -125,13 +125,14 @@ impl Handle {
         lines
     }
 
-    /// `health set NAME up|down|auto`.
-    pub fn set(&self, name: &str, state: &str) -> Result<String, String> {
+    /// `health set NAME up|down|auto`: the line that says what the check
+    /// is now.
+    pub fn set(&self, name: &str, state: &str) -> Result<String, OverrideError> {
         let forced = match state {
             "up" => Some(true),
             "down" => Some(false),
             "auto" => None,
-            other => return Err(format!("\"{other}\" is not up, down or auto")),
+            other => return Err(OverrideError::State(other.into())),
         };
         let mut inner = self.0.lock();
         match inner.board.force(name, forced) {
@@ -151,9 +152,18 @@ impl Handle {
                     }
                 ))
             }
-            Err(()) => Err(format!("no health check is named \"{name}\"")),
+            Err(()) => Err(OverrideError::NoSuchCheck(name.into())),
         }
     }
+}
+
+/// Why `health set` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OverrideError {
+    #[error("\"{0}\" is not up, down or auto")]
+    State(String),
+    #[error("no health check is named \"{0}\"")]
+    NoSuchCheck(String),
 }
 
 /// The running checks, owned by the reload thread.

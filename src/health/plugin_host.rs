@@ -1,7 +1,9 @@
 //! The plugin host: the child process (`signpostd --plugin-host LIBRARY
 //! NAME CONFIG`) that loads one health-source plugin with `libloading` and
-//! answers the daemon's polls over a pipe. This is the one module of the
-//! crate allowed `unsafe`, each block with a `// SAFETY:` comment.
+//! answers the daemon's polls over a pipe. Loading and calling a C library
+//! is `unsafe`, each block with a `// SAFETY:` comment; the crate's other
+//! `unsafe` is in net/mmsg.rs (batch syscalls) and compile/memory.rs (the
+//! allocator).
 //!
 //! Why a child: a panic unwinding out of `extern "C"` aborts, a segfault
 //! cannot be caught, and a plugin can hang; in a process of its own none of
@@ -68,24 +70,55 @@ pub fn clean_reason(text: &str) -> String {
     out
 }
 
-fn load(library: &OsString, name: &str, config: &str) -> Result<(Loaded, String), String> {
+/// Why a library is not a usable plugin; the text goes to the parent as
+/// `error MESSAGE` and from there to the log and `signpostctl checkconf`.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error("cannot load {path}: {source}")]
+    Open {
+        path: String,
+        source: libloading::Error,
+    },
+    #[error("{path} is not a Signpost plugin for ABI {ABI_MAJOR}: {source}")]
+    NoEntryPoint {
+        path: String,
+        source: libloading::Error,
+    },
+    #[error("the plugin's entry point returned NULL")]
+    NullDescriptor,
+    #[error("the plugin is built for ABI {major}.{minor}, this server speaks {ABI_MAJOR}.x")]
+    OtherAbi { major: u32, minor: u32 },
+    #[error("the plugin's descriptor is {size} bytes, ABI {ABI_MAJOR} needs {needed}")]
+    ShortDescriptor { size: u32, needed: usize },
+    #[error("the library is plugin \"{own}\", the config expects \"{expected}\" (set name = \"{own}\" if that is right)")]
+    OtherName { own: String, expected: String },
+    #[error("the plugin's descriptor lacks create, poll or destroy")]
+    Incomplete,
+    #[error("config contains a NUL byte")]
+    NulInConfig,
+    #[error("the plugin refused its config: {0}")]
+    ConfigRefused(String),
+}
+
+fn load(library: &OsString, name: &str, config: &str) -> Result<(Loaded, String), Refusal> {
     let path = std::path::Path::new(library);
     // SAFETY: loading a library runs its initialisers; that is the point of
     // a plugin, and it happens in this throwaway process, not the daemon.
-    let lib = unsafe { libloading::Library::new(path) }
-        .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+    let lib = unsafe { libloading::Library::new(path) }.map_err(|source| Refusal::Open {
+        path: path.display().to_string(),
+        source,
+    })?;
     // SAFETY: the symbol's type is fixed by the ABI (signpost_plugin.h);
     // the major version in its name guarantees the signature.
-    let entry: libloading::Symbol<'_, EntryFn> = unsafe { lib.get(ENTRY_SYMBOL) }.map_err(|e| {
-        format!(
-            "{} is not a Signpost plugin for ABI {ABI_MAJOR}: {e}",
-            path.display()
-        )
-    })?;
+    let entry: libloading::Symbol<'_, EntryFn> =
+        unsafe { lib.get(ENTRY_SYMBOL) }.map_err(|source| Refusal::NoEntryPoint {
+            path: path.display().to_string(),
+            source,
+        })?;
     // SAFETY: calling the entry point as the ABI defines it.
     let descriptor = unsafe { entry() };
     if descriptor.is_null() {
-        return Err("the plugin's entry point returned NULL".into());
+        return Err(Refusal::NullDescriptor);
     }
     // Read the two leading fields first: only they are common to every
     // version, and struct_size says how much more there is.
@@ -98,17 +131,16 @@ fn load(library: &OsString, name: &str, config: &str) -> Result<(Loaded, String)
         )
     };
     if abi_version >> 16 != ABI_MAJOR {
-        return Err(format!(
-            "the plugin is built for ABI {}.{}, this server speaks {ABI_MAJOR}.x",
-            abi_version >> 16,
-            abi_version & 0xffff
-        ));
+        return Err(Refusal::OtherAbi {
+            major: abi_version >> 16,
+            minor: abi_version & 0xffff,
+        });
     }
     if (struct_size as usize) < size_of::<Plugin>() {
-        return Err(format!(
-            "the plugin's descriptor is {struct_size} bytes, ABI {ABI_MAJOR} needs {}",
-            size_of::<Plugin>()
-        ));
+        return Err(Refusal::ShortDescriptor {
+            size: struct_size,
+            needed: size_of::<Plugin>(),
+        });
     }
     // SAFETY: struct_size says the whole v1 struct is there; it lives as
     // long as the library.
@@ -119,18 +151,19 @@ fn load(library: &OsString, name: &str, config: &str) -> Result<(Loaded, String)
         .unwrap_or_default()
         .to_string();
     if own_name != name {
-        return Err(format!(
-            "the library is plugin \"{own_name}\", the config expects \"{name}\" (set name = \"{own_name}\" if that is right)"
-        ));
+        return Err(Refusal::OtherName {
+            own: own_name,
+            expected: name.into(),
+        });
     }
     // SAFETY: as above.
     let version = unsafe { c_str(plugin.version) }
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let (Some(create), Some(_), Some(_)) = (plugin.create, plugin.poll, plugin.destroy) else {
-        return Err("the plugin's descriptor lacks create, poll or destroy".into());
+        return Err(Refusal::Incomplete);
     };
-    let config = CString::new(config).map_err(|_| "config contains a NUL byte".to_string())?;
+    let config = CString::new(config).map_err(|_| Refusal::NulInConfig)?;
     let mut error = vec![0u8; 512];
     // SAFETY: config is NUL-terminated and outlives the call; error is a
     // writable buffer of the length passed.
@@ -138,10 +171,7 @@ fn load(library: &OsString, name: &str, config: &str) -> Result<(Loaded, String)
     if instance.is_null() {
         let end = error.iter().position(|&b| b == 0).unwrap_or(error.len());
         let message = String::from_utf8_lossy(error.get(..end).unwrap_or_default());
-        return Err(format!(
-            "the plugin refused its config: {}",
-            clean_reason(&message)
-        ));
+        return Err(Refusal::ConfigRefused(clean_reason(&message)));
     }
     Ok((
         Loaded {
@@ -235,7 +265,7 @@ pub fn child_main(args: &[OsString]) -> ExitCode {
     let (loaded, version) = match load(library, &name, &config) {
         Ok(l) => l,
         Err(e) => {
-            let _ = writeln!(out, "error {}", clean_reason(&e));
+            let _ = writeln!(out, "error {}", clean_reason(&e.to_string()));
             let _ = out.flush();
             return ExitCode::from(1);
         }

@@ -6,26 +6,30 @@ use std::time::Instant;
 use tokio::net::TcpStream;
 
 use super::check::Endpoint;
+use super::http::ProbeError;
 use super::state::Outcome;
 
 /// Resolves the endpoint (an address, or a name through the system
 /// resolver) and connects to the first address that answers.
-pub(super) async fn connect(ep: &Endpoint) -> Result<(TcpStream, SocketAddr), String> {
+pub(super) async fn connect(ep: &Endpoint) -> Result<(TcpStream, SocketAddr), ProbeError> {
     let addrs: Vec<SocketAddr> = match ep.address.parse::<std::net::IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, ep.port)],
         Err(_) => tokio::net::lookup_host((ep.address.as_str(), ep.port))
             .await
-            .map_err(|e| format!("cannot resolve {}: {e}", ep.address))?
+            .map_err(|source| ProbeError::Resolve {
+                address: ep.address.clone(),
+                source,
+            })?
             .collect(),
     };
-    let mut last = format!("{} has no address", ep.address);
+    let mut last = ProbeError::NoAddress(ep.address.clone());
     for addr in addrs {
         match TcpStream::connect(addr).await {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
                 return Ok((s, addr));
             }
-            Err(e) => last = format!("connect {addr}: {e}"),
+            Err(source) => last = ProbeError::Connect { addr, source },
         }
     }
     Err(last)
@@ -41,6 +45,6 @@ pub(super) async fn probe(ep: &Endpoint, started: Instant) -> (Outcome, String) 
                 started.elapsed().as_secs_f64() * 1000.0
             ),
         ),
-        Err(e) => (Outcome::Down, e),
+        Err(e) => (Outcome::Down, e.to_string()),
     }
 }

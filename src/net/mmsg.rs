@@ -2,8 +2,9 @@
 //! up to [`BATCH`] datagrams each way, which is most of what separates a
 //! fast authoritative server from a merely correct one under load.
 //!
-//! This is the one place outside the plugin host where `unsafe` is allowed:
-//! the two calls need raw `mmsghdr` arrays. Every pointer handed to the
+//! `unsafe` lives in one module per concern: this one (the two calls need
+//! raw `mmsghdr` arrays), the plugin host (health/plugin_host.rs) and the
+//! allocator control (compile/memory.rs). Every pointer handed to the
 //! kernel points into buffers owned by [`Batch`], which outlives the call.
 
 #![allow(unsafe_code)]
@@ -13,13 +14,13 @@ use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
 /// Datagrams per system call.
-pub const BATCH: usize = 32;
+pub(crate) const BATCH: usize = 32;
 /// Receive buffer per datagram. Longer datagrams arrive truncated
 /// (MSG_TRUNC) and are dropped: no query is that long.
-pub const RECV_SIZE: usize = 4096;
+pub(crate) const RECV_SIZE: usize = 4096;
 
 /// Buffers for one batch of requests and their responses.
-pub struct Batch {
+pub(crate) struct Batch {
     recv: Box<[[u8; RECV_SIZE]]>,
     addrs: Box<[libc::sockaddr_storage]>,
     lens: [usize; BATCH],
@@ -34,7 +35,7 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         // SAFETY: sockaddr_storage, iovec and mmsghdr are plain C structs for
         // which all-zero bytes are a valid (empty) value.
         let zero_addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
@@ -56,7 +57,7 @@ impl Batch {
     /// Receives up to [`BATCH`] datagrams: waits for the first, then takes
     /// whatever else is already queued (MSG_WAITFORONE). Returns how many
     /// arrived.
-    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+    pub(crate) fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
         for i in 0..BATCH {
             let (Some(iov), Some(hdr), Some(buf), Some(addr)) = (
                 self.iov.get_mut(i),
@@ -110,7 +111,7 @@ impl Batch {
 
     /// Calls `answer(request, sender, response)` for each of the first `n`
     /// datagrams that arrived whole; its result says whether to reply.
-    pub fn answer_each(
+    pub(crate) fn answer_each(
         &mut self,
         n: usize,
         mut answer: impl FnMut(&[u8], SocketAddr, &mut Vec<u8>) -> bool,
@@ -135,7 +136,7 @@ impl Batch {
     /// to each request's sender. Returns how many were handed to the kernel
     /// before it stopped accepting (the rest are dropped, as a full socket
     /// buffer would drop them anyway).
-    pub fn send(&mut self, fd: RawFd, n: usize) -> usize {
+    pub(crate) fn send(&mut self, fd: RawFd, n: usize) -> usize {
         let mut count = 0usize;
         let slots = self
             .reply

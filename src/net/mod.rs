@@ -2,9 +2,9 @@
 //! SO_REUSEPORT (the kernel spreads clients over them), and one TCP
 //! listener on the same port.
 
-pub mod mmsg;
-pub mod tcp;
-pub mod udp;
+pub(crate) mod mmsg;
+pub(crate) mod tcp;
+pub(crate) mod udp;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -16,11 +16,11 @@ use socket2::{Domain, Protocol, Socket, Type};
 const UDP_RECV_BUFFER: usize = 4 << 20;
 
 /// The sockets bound for one configured address.
-pub struct Bound {
-    pub udp: Vec<UdpSocket>,
-    pub tcp: TcpListener,
-    pub udp_addr: SocketAddr,
-    pub tcp_addr: SocketAddr,
+pub(crate) struct Bound {
+    pub(crate) udp: Vec<UdpSocket>,
+    pub(crate) tcp: TcpListener,
+    pub(crate) udp_addr: SocketAddr,
+    pub(crate) tcp_addr: SocketAddr,
 }
 
 fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
@@ -51,7 +51,7 @@ fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
 /// Binds `workers` UDP sockets and a TCP listener on `addr`. With port 0
 /// the kernel picks a port free for UDP, and TCP takes the same one; if
 /// TCP finds it taken we try again with a new port.
-pub fn bind(addr: SocketAddr, workers: usize) -> io::Result<Bound> {
+pub(crate) fn bind(addr: SocketAddr, workers: usize) -> io::Result<Bound> {
     let attempts = if addr.port() == 0 { 20 } else { 1 };
     let mut last_error = None;
     for _ in 0..attempts {

@@ -17,14 +17,14 @@ use crate::query;
 use crate::snapshot::Snapshot;
 
 #[derive(Clone)]
-pub struct TcpSettings {
-    pub idle_timeout: Duration,
-    pub max_connections: usize,
+pub(crate) struct TcpSettings {
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_connections: usize,
 }
 
 /// Accepts connections until the process exits. Must run inside a tokio
 /// runtime.
-pub async fn serve(listener: TcpListener, state: Arc<ArcSwap<Snapshot>>, settings: TcpSettings) {
+pub(crate) async fn serve(listener: TcpListener, state: Arc<ArcSwap<Snapshot>>, settings: TcpSettings) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {

@@ -21,7 +21,7 @@ use crate::query;
 use crate::snapshot::Snapshot;
 
 /// Starts a worker thread serving `socket` until the process exits.
-pub fn spawn_worker(
+pub(crate) fn spawn_worker(
     name: String,
     socket: UdpSocket,
     state: Arc<ArcSwap<Snapshot>>,

@@ -7,18 +7,18 @@ use super::{GeoMatch, Kind, PolicyConfig, Rule};
 
 /// A parsed annotation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Annotated {
-    pub id: Box<str>,
-    pub rule: Rule,
-    pub health: Option<u32>,
-    pub evaluate_health: bool,
+pub(crate) struct Annotated {
+    pub(crate) id: Box<str>,
+    pub(crate) rule: Rule,
+    pub(crate) health: Option<u32>,
+    pub(crate) evaluate_health: bool,
 }
 
 /// An error at a byte offset of the annotation text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnnotationError {
-    pub offset: usize,
-    pub message: String,
+pub(crate) struct AnnotationError {
+    pub(crate) offset: usize,
+    pub(crate) message: String,
 }
 
 fn err(offset: usize, message: impl Into<String>) -> AnnotationError {
@@ -60,7 +60,7 @@ fn two_letters(value: &str) -> Option<[u8; 2]> {
 const CONTINENTS: [&str; 7] = ["AF", "AN", "AS", "EU", "NA", "OC", "SA"];
 
 /// Parses `text` (what follows `;@`).
-pub fn parse(text: &str, config: &PolicyConfig) -> Result<Annotated, AnnotationError> {
+pub(crate) fn parse(text: &str, config: &PolicyConfig) -> Result<Annotated, AnnotationError> {
     let mut it = words(text);
     let Some((at, name)) = it.next() else {
         return Err(err(

@@ -11,9 +11,9 @@
 //! A policy group is all the sets at one owner and type; every set has one
 //! policy and its own rule (weight, role, location, …).
 
-pub mod annotation;
-pub mod random;
-pub mod select;
+pub(crate) mod annotation;
+pub(crate) mod random;
+pub(crate) mod select;
 
 use std::net::IpAddr;
 
@@ -25,7 +25,7 @@ use crate::proto::Rrset;
 
 /// The eight policies of SPEC §3 (simple is a plain RRset, no group).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Weighted,
     Failover,
     Geolocation,
@@ -36,7 +36,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Weighted => "weighted",
             Self::Failover => "failover",
@@ -51,7 +51,7 @@ impl Kind {
 
 /// Which clients a geolocation set is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GeoMatch {
+pub(crate) enum GeoMatch {
     Default,
     Continent([u8; 2]),
     Country([u8; 2]),
@@ -60,7 +60,7 @@ pub enum GeoMatch {
 
 /// What decides for one set.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Rule {
+pub(crate) enum Rule {
     Weighted {
         weight: u8,
     },
@@ -83,7 +83,7 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub fn kind(&self) -> Kind {
+    pub(crate) fn kind(&self) -> Kind {
         match self {
             Self::Weighted { .. } => Kind::Weighted,
             Self::Failover { .. } => Kind::Failover,
@@ -98,61 +98,60 @@ impl Rule {
 
 /// One set of a policy group: its records and the rule that picks it.
 #[derive(Debug, Clone)]
-pub struct PolicySet {
-    pub id: Box<str>,
-    pub rule: Rule,
+pub(crate) struct PolicySet {
+    pub(crate) id: Box<str>,
+    pub(crate) rule: Rule,
     /// Index of the health check deciding this set, if any.
-    pub health: Option<u32>,
+    pub(crate) health: Option<u32>,
     /// For ALIAS sets: unhealthy when the target has no healthy answer.
-    pub evaluate_health: bool,
-    pub rrset: Rrset,
+    pub(crate) evaluate_health: bool,
+    pub(crate) rrset: Rrset,
 }
 
 /// All the sets at one owner and type.
 #[derive(Debug, Clone)]
-pub struct PolicyGroup {
-    pub rtype: u16,
-    pub kind: Kind,
-    pub sets: Vec<PolicySet>,
+pub(crate) struct PolicyGroup {
+    pub(crate) rtype: u16,
+    pub(crate) kind: Kind,
+    pub(crate) sets: Vec<PolicySet>,
 }
 
 /// A region with coordinates, for geoproximity and latency.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Region {
-    pub name: String,
-    pub coordinates: (f64, f64),
+pub(crate) struct Region {
+    pub(crate) name: String,
+    pub(crate) coordinates: (f64, f64),
 }
 
 /// A named CIDR collection: locations, each with its prefixes.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Collection {
-    pub name: String,
-    pub locations: Vec<(String, Vec<IpNet>)>,
+pub(crate) struct Collection {
+    pub(crate) name: String,
+    pub(crate) locations: Vec<(String, Vec<IpNet>)>,
 }
 
 /// One row of the latency table: clients in `prefix` measured `ms` to
 /// each region (by index).
 #[derive(Debug, Clone, PartialEq)]
-pub struct LatencyRow {
-    pub prefix: IpNet,
-    pub ms: Vec<(u32, u32)>,
+pub(crate) struct LatencyRow {
+    pub(crate) prefix: IpNet,
+    pub(crate) ms: Vec<(u32, u32)>,
 }
 
 /// Everything policies need from the config, at compile and query time.
 #[derive(Debug, Default)]
-pub struct PolicyConfig {
-    /// Health check names, by index.
-    pub health_checks: Vec<String>,
-    pub regions: Vec<Region>,
-    pub collections: Vec<Collection>,
-    pub latency: Vec<LatencyRow>,
-    pub geo: Option<GeoDb>,
+pub(crate) struct PolicyConfig {
+    pub(crate) regions: Vec<Region>,
+    pub(crate) collections: Vec<Collection>,
+    pub(crate) latency: Vec<LatencyRow>,
+    pub(crate) geo: Option<GeoDb>,
+    /// Health check names to their index in the health table.
     health_index: FxHashMap<String, u32>,
     region_index: FxHashMap<String, u32>,
 }
 
 impl PolicyConfig {
-    pub fn new(
+    pub(crate) fn new(
         health_checks: Vec<String>,
         regions: Vec<Region>,
         collections: Vec<Collection>,
@@ -170,7 +169,6 @@ impl PolicyConfig {
             .map(|(i, r)| (r.name.clone(), i as u32))
             .collect();
         Self {
-            health_checks,
             regions,
             collections,
             latency,
@@ -180,15 +178,15 @@ impl PolicyConfig {
         }
     }
 
-    pub fn health_index(&self, name: &str) -> Option<u32> {
+    pub(crate) fn health_index(&self, name: &str) -> Option<u32> {
         self.health_index.get(name).copied()
     }
 
-    pub fn region_index(&self, name: &str) -> Option<u32> {
+    pub(crate) fn region_index(&self, name: &str) -> Option<u32> {
         self.region_index.get(name).copied()
     }
 
-    pub fn collection_index(&self, name: &str) -> Option<u32> {
+    pub(crate) fn collection_index(&self, name: &str) -> Option<u32> {
         self.collections
             .iter()
             .position(|c| c.name == name)
@@ -197,7 +195,7 @@ impl PolicyConfig {
 
     /// Longest-prefix match of `ip` among a collection's locations:
     /// (location index, prefix length).
-    pub fn cidr_match(&self, collection: u32, ip: IpAddr) -> Option<(u32, u8)> {
+    pub(crate) fn cidr_match(&self, collection: u32, ip: IpAddr) -> Option<(u32, u8)> {
         let collection = self.collections.get(collection as usize)?;
         let mut best: Option<(u32, u8)> = None;
         for (i, (_, prefixes)) in collection.locations.iter().enumerate() {
@@ -211,7 +209,7 @@ impl PolicyConfig {
     }
 
     /// The most specific latency-table row for `ip`.
-    pub fn latency_row(&self, ip: IpAddr) -> Option<&LatencyRow> {
+    pub(crate) fn latency_row(&self, ip: IpAddr) -> Option<&LatencyRow> {
         self.latency
             .iter()
             .filter(|row| row.prefix.contains(&ip))

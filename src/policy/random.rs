@@ -6,18 +6,18 @@
 use std::cell::Cell;
 
 /// Where draws come from.
-pub trait Random {
+pub(crate) trait Random {
     /// A number in `0..n`; `n` is at least 1.
     fn below(&self, n: u64) -> u64;
 }
 
 /// SplitMix64: fast, well distributed, one word of state.
 #[derive(Debug)]
-pub struct SplitMix(Cell<u64>);
+pub(crate) struct SplitMix(Cell<u64>);
 
 impl SplitMix {
     /// The same seed gives the same sequence.
-    pub fn seeded(seed: u64) -> Self {
+    pub(crate) fn seeded(seed: u64) -> Self {
         Self(Cell::new(seed))
     }
 
@@ -52,7 +52,7 @@ thread_local! {
 }
 
 /// Runs `f` with this thread's generator.
-pub fn with_thread_random<R>(f: impl FnOnce(&dyn Random) -> R) -> R {
+pub(crate) fn with_thread_random<R>(f: impl FnOnce(&dyn Random) -> R) -> R {
     THREAD.with(|random| f(random))
 }
 

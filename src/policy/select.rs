@@ -14,30 +14,30 @@ use crate::proto::canonical;
 const MULTIVALUE_MAX: usize = 8;
 
 /// The per-query inputs of policy decisions, and what they produced.
-pub struct Env<'a> {
-    pub config: &'a PolicyConfig,
-    pub health: &'a HealthTable,
+pub(crate) struct Env<'a> {
+    pub(crate) config: &'a PolicyConfig,
+    pub(crate) health: &'a HealthTable,
     /// The address whose location decides: the ECS address when the query
     /// carries one, else the source address. `None`: location unknown
     /// (ECS with source prefix 0).
-    pub client_ip: Option<IpAddr>,
+    pub(crate) client_ip: Option<IpAddr>,
     /// The ECS source prefix length, when the query had ECS.
-    pub source_prefix: Option<u8>,
+    pub(crate) source_prefix: Option<u8>,
     location: Option<Option<(Location, u8)>>,
     /// The narrowest client network (longest prefix) any decision in this
     /// answer depended on; `None` when location did not matter.
-    pub scope: Option<u8>,
+    pub(crate) scope: Option<u8>,
     /// Lines explaining each decision, when asked for.
-    pub trace: Option<Vec<String>>,
+    pub(crate) trace: Option<Vec<String>>,
     /// Some decision had to answer with an unhealthy set (everything was
     /// down): what `evaluate-health` on an ALIAS looks at.
-    pub degraded: bool,
+    pub(crate) degraded: bool,
     /// Weighted draws and multivalue shuffles.
-    pub random: &'a dyn Random,
+    pub(crate) random: &'a dyn Random,
 }
 
 impl<'a> Env<'a> {
-    pub fn new(
+    pub(crate) fn new(
         config: &'a PolicyConfig,
         health: &'a HealthTable,
         client_ip: Option<IpAddr>,
@@ -60,7 +60,7 @@ impl<'a> Env<'a> {
     /// A fresh environment for a nested decision (an ALIAS target's own
     /// policy): the same client, health and random source, nothing
     /// recorded yet.
-    pub fn nested(&self) -> Self {
+    pub(crate) fn nested(&self) -> Self {
         Self::new(
             self.config,
             self.health,
@@ -75,7 +75,7 @@ impl<'a> Env<'a> {
         self.random.below(n)
     }
 
-    pub fn note(&mut self, line: impl FnOnce() -> String) {
+    pub(crate) fn note(&mut self, line: impl FnOnce() -> String) {
         if let Some(trace) = &mut self.trace {
             trace.push(line());
         }
@@ -110,7 +110,7 @@ const INLINE_SETS: usize = 16;
 
 /// Chooses the sets of `group` to answer with. `extra_health` adds the
 /// ALIAS `evaluate-health` verdict of a set. Empty: no set applies (NODATA).
-pub fn select<'g>(
+pub(crate) fn select<'g>(
     group: &'g PolicyGroup,
     env: &mut Env<'_>,
     extra_health: &mut dyn FnMut(&PolicySet) -> bool,

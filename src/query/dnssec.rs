@@ -22,23 +22,23 @@ use crate::zone::{Node, Zone, FLAG_CUT, FLAG_OCCLUDED};
 /// Which section an RRset is written to: glue in additional is never
 /// signed (it is not authoritative data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Section {
+pub(crate) enum Section {
     Answer,
     Authority,
     Additional,
 }
 
 /// Signing context for one answer.
-pub struct Signing<'v, 'a> {
-    pub view: &'v View,
+pub(crate) struct Signing<'v, 'a> {
+    pub(crate) view: &'v View,
     /// The question name, lowercased.
-    pub qname: &'v [u8],
-    pub answer: &'v Answer<'a>,
+    pub(crate) qname: &'v [u8],
+    pub(crate) answer: &'v Answer<'a>,
 }
 
 /// Puts the records a DNSSEC question asks for into the answer section;
 /// the lookup found the question, the zone's signer has the data.
-pub fn synthesize<'a>(answer: &mut Answer<'a>) {
+pub(crate) fn synthesize<'a>(answer: &mut Answer<'a>) {
     let Some(synthesis) = answer.synthesis.take() else {
         return;
     };
@@ -89,7 +89,7 @@ pub fn synthesize<'a>(answer: &mut Answer<'a>) {
 impl Signing<'_, '_> {
     /// Writes the RRSIG of an entry just written, when its zone is signed
     /// and the RRset is one that is signed. Returns the records written.
-    pub fn sign_entry(
+    pub(crate) fn sign_entry(
         &self,
         w: &mut Writer<'_>,
         entry: &NamedRrset<'_>,
@@ -147,7 +147,7 @@ impl Signing<'_, '_> {
 
     /// The NSEC and DS records (with their RRSIGs) that prove the negative
     /// parts of the answer. Written at the end of the authority section.
-    pub fn proofs(&self, w: &mut Writer<'_>) -> Result<u16, Full> {
+    pub(crate) fn proofs(&self, w: &mut Writer<'_>) -> Result<u16, Full> {
         let mut records: Vec<(&Zone, Vec<u8>, Rrset)> = Vec::new();
         for d in &self.answer.denials {
             match d {

@@ -19,7 +19,7 @@ const MAX_CHAIN: usize = 16;
 
 /// The owner name a record set is written with.
 #[derive(Debug, Clone)]
-pub enum Owner<'a> {
+pub(crate) enum Owner<'a> {
     /// The question name, as the client spelled it.
     Question,
     /// A name stored in the snapshot (a node key or a name inside RDATA).
@@ -29,13 +29,13 @@ pub enum Owner<'a> {
 }
 
 #[derive(Debug)]
-pub enum RrsetRef<'a> {
+pub(crate) enum RrsetRef<'a> {
     Zone(&'a Rrset),
     Owned(Rrset),
 }
 
 impl RrsetRef<'_> {
-    pub fn get(&self) -> &Rrset {
+    pub(crate) fn get(&self) -> &Rrset {
         match self {
             Self::Zone(r) => r,
             Self::Owned(r) => r,
@@ -45,32 +45,32 @@ impl RrsetRef<'_> {
 
 /// An RRset and the owner name it is written under.
 #[derive(Debug)]
-pub struct NamedRrset<'a> {
-    pub owner: Owner<'a>,
-    pub rrset: RrsetRef<'a>,
+pub(crate) struct NamedRrset<'a> {
+    pub(crate) owner: Owner<'a>,
+    pub(crate) rrset: RrsetRef<'a>,
 }
 
 /// What to send, before it becomes wire format.
 #[derive(Debug, Default)]
-pub struct Answer<'a> {
-    pub rcode: u8,
-    pub authoritative: bool,
-    pub answer: Vec<NamedRrset<'a>>,
-    pub authority: Vec<NamedRrset<'a>>,
-    pub additional: Vec<NamedRrset<'a>>,
+pub(crate) struct Answer<'a> {
+    pub(crate) rcode: u8,
+    pub(crate) authoritative: bool,
+    pub(crate) answer: Vec<NamedRrset<'a>>,
+    pub(crate) authority: Vec<NamedRrset<'a>>,
+    pub(crate) additional: Vec<NamedRrset<'a>>,
     /// Names answered from a wildcard, for the RRSIG labels field and
     /// the proof that the name itself does not exist (RFC 4035 §3.1.3.3).
-    pub wildcards: Vec<Expansion<'a>>,
+    pub(crate) wildcards: Vec<Expansion<'a>>,
     /// What a negative answer or referral must prove when signed.
-    pub denials: Vec<Denial<'a>>,
+    pub(crate) denials: Vec<Denial<'a>>,
     /// DNSSEC records the question asks for, which the DNSSEC stage makes.
-    pub synthesis: Option<Synthesis<'a>>,
+    pub(crate) synthesis: Option<Synthesis<'a>>,
 }
 
 /// A question about a signed zone's own DNSSEC records, which are made per
 /// answer (the zone holds none): found here, answered by `query::dnssec`.
 #[derive(Debug)]
-pub enum Synthesis<'a> {
+pub(crate) enum Synthesis<'a> {
     /// DNSKEY at the apex: the zone's key.
     Dnskey { zone: &'a Zone, owner: Owner<'a> },
     /// NSEC at a name that exists: the name's own NSEC.
@@ -93,17 +93,17 @@ pub enum Synthesis<'a> {
 
 /// A name answered through `*.<closest encloser>`.
 #[derive(Debug)]
-pub struct Expansion<'a> {
-    pub zone: &'a Zone,
+pub(crate) struct Expansion<'a> {
+    pub(crate) zone: &'a Zone,
     /// The name as looked up, lowercased.
-    pub name: Box<[u8]>,
+    pub(crate) name: Box<[u8]>,
     /// The wildcard's own name (`*.…`), a node key.
-    pub source: &'a [u8],
+    pub(crate) source: &'a [u8],
 }
 
 /// The facts the signer turns into NSEC/DS records (RFC 4035 §3.1.3).
 #[derive(Debug)]
-pub enum Denial<'a> {
+pub(crate) enum Denial<'a> {
     /// `name` exists (or matched `wildcard`) but has no data of `qtype`.
     NoData {
         zone: &'a Zone,
@@ -173,7 +173,7 @@ const MAX_ALIAS_DEPTH: u8 = 8;
 
 /// Answers `qname`/`qtype` from the zones of a view. `qname` must be
 /// lowercased. Policy decisions read and record into `env`.
-pub fn resolve<'a>(view: &'a View, qname: &[u8], qtype: u16, env: &mut Env<'_>) -> Answer<'a> {
+pub(crate) fn resolve<'a>(view: &'a View, qname: &[u8], qtype: u16, env: &mut Env<'_>) -> Answer<'a> {
     resolve_depth(view, qname, qtype, env, 0)
 }
 

@@ -13,10 +13,10 @@
 //! the part that decides, shared with `signpostctl explain` and the
 //! in-process tests.
 
-pub mod dnssec;
-pub mod lookup;
-pub mod request;
-pub mod wire;
+pub(crate) mod dnssec;
+pub(crate) mod lookup;
+pub(crate) mod request;
+pub(crate) mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -42,12 +42,12 @@ const BADVERS_HIGH: u8 = 1;
 /// Writes the response to `packet` into `out`, drawing policy decisions
 /// from this thread's random source. Returns false when the packet
 /// deserves no response at all.
-pub fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Vec<u8>) -> bool {
+pub(crate) fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Vec<u8>) -> bool {
     with_thread_random(|random| respond_with(snapshot, packet, client, random, out))
 }
 
 /// [`respond`] with the random source given: tests pass a seeded one.
-pub fn respond_with(
+pub(crate) fn respond_with(
     snapshot: &Snapshot,
     packet: &[u8],
     client: &Client,
@@ -119,32 +119,32 @@ pub fn respond_with(
 
 /// One question as the query path decides it, however it arrived.
 #[derive(Debug, Clone, Copy)]
-pub struct Question<'q> {
+pub(crate) struct Question<'q> {
     /// Lowercased wire form.
-    pub qname: &'q [u8],
-    pub qtype: u16,
-    pub client: &'q Client,
+    pub(crate) qname: &'q [u8],
+    pub(crate) qtype: u16,
+    pub(crate) client: &'q Client,
     /// The EDNS Client Subnet option, when the query had one.
-    pub subnet: Option<ClientSubnet>,
+    pub(crate) subnet: Option<ClientSubnet>,
     /// The verified TSIG key's lowercased wire name, when signed.
-    pub key: Option<&'q [u8]>,
+    pub(crate) key: Option<&'q [u8]>,
 }
 
 /// What [`resolve`] decided.
 #[derive(Debug)]
-pub struct Resolution<'s> {
-    pub view: &'s View,
-    pub answer: Answer<'s>,
+pub(crate) struct Resolution<'s> {
+    pub(crate) view: &'s View,
+    pub(crate) answer: Answer<'s>,
     /// The narrowest client network the answer depends on (the ECS scope).
-    pub scope: Option<u8>,
+    pub(crate) scope: Option<u8>,
     /// One line per decision, when asked for (`signpostctl explain`).
-    pub trace: Vec<String>,
+    pub(crate) trace: Vec<String>,
 }
 
 /// Where policies locate a client: by its ECS subnet when it sends one
 /// (RFC 7871; none at all for a /0), else by the source address. Returns
 /// the address and the ECS source prefix.
-pub fn client_location(
+pub(crate) fn client_location(
     client: &Client,
     subnet: Option<ClientSubnet>,
 ) -> (Option<IpAddr>, Option<u8>) {
@@ -160,7 +160,7 @@ pub fn client_location(
 /// Picks the view, locates the client, looks the name up (policies
 /// included) and makes the DNSSEC records the question asks for. `None`:
 /// no view serves this client (REFUSED).
-pub fn resolve<'s>(
+pub(crate) fn resolve<'s>(
     snapshot: &'s Snapshot,
     question: &Question<'_>,
     random: &dyn Random,

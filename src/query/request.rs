@@ -12,31 +12,31 @@ use crate::tsig::TsigRr;
 
 /// The parts of an OPT record (RFC 6891 §6.1.2) that shape the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Edns {
-    pub udp_size: u16,
-    pub version: u8,
-    pub dnssec_ok: bool,
-    pub client_subnet: Option<ClientSubnet>,
+pub(crate) struct Edns {
+    pub(crate) udp_size: u16,
+    pub(crate) version: u8,
+    pub(crate) dnssec_ok: bool,
+    pub(crate) client_subnet: Option<ClientSubnet>,
 }
 
 /// EDNS Client Subnet option code (RFC 7871 §6).
-pub const OPTION_CLIENT_SUBNET: u16 = 8;
+pub(crate) const OPTION_CLIENT_SUBNET: u16 = 8;
 
 /// The EDNS Client Subnet option of a query (RFC 7871).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientSubnet {
+pub(crate) struct ClientSubnet {
     /// 1 = IPv4, 2 = IPv6.
-    pub family: u16,
-    pub source_prefix: u8,
+    pub(crate) family: u16,
+    pub(crate) source_prefix: u8,
     /// The address with every bit past the source prefix zero.
-    pub addr: std::net::IpAddr,
+    pub(crate) addr: std::net::IpAddr,
 }
 
 impl ClientSubnet {
     /// The option a client in `addr`'s network of `source_prefix` bits
     /// sends: the address with every bit past the prefix cleared. `None`
     /// when the prefix is longer than the address.
-    pub fn new(addr: std::net::IpAddr, source_prefix: u8) -> Option<Self> {
+    pub(crate) fn new(addr: std::net::IpAddr, source_prefix: u8) -> Option<Self> {
         let (family, addr) = match addr {
             std::net::IpAddr::V4(a) => {
                 let net = ipnet::Ipv4Net::new(a, source_prefix).ok()?;
@@ -55,11 +55,11 @@ impl ClientSubnet {
     }
 
     /// Bytes of address the option carries: the source prefix, rounded up.
-    pub fn address_len(&self) -> usize {
+    pub(crate) fn address_len(&self) -> usize {
         usize::from(self.source_prefix).div_ceil(8)
     }
 
-    pub fn address_bytes(&self) -> ([u8; 16], usize) {
+    pub(crate) fn address_bytes(&self) -> ([u8; 16], usize) {
         let mut out = [0u8; 16];
         let len = self.address_len().min(16);
         let bytes: &[u8] = match &self.addr {
@@ -75,26 +75,26 @@ impl ClientSubnet {
 
 /// A well-formed query.
 #[derive(Debug)]
-pub struct Request<'a> {
-    pub id: u16,
-    pub opcode: u8,
-    pub recursion_desired: bool,
-    pub checking_disabled: bool,
+pub(crate) struct Request<'a> {
+    pub(crate) id: u16,
+    pub(crate) opcode: u8,
+    pub(crate) recursion_desired: bool,
+    pub(crate) checking_disabled: bool,
     /// The question section exactly as received (name with the client's
     /// case, type, class), echoed in the response.
-    pub question: &'a [u8],
+    pub(crate) question: &'a [u8],
     /// Lowercased wire form of the question name.
-    pub qname: LowerName,
-    pub qtype: u16,
-    pub qclass: u16,
-    pub edns: Option<Edns>,
+    pub(crate) qname: LowerName,
+    pub(crate) qtype: u16,
+    pub(crate) qclass: u16,
+    pub(crate) edns: Option<Edns>,
     /// Where the TSIG record is, when the query is signed.
-    pub tsig: Option<TsigRr>,
+    pub(crate) tsig: Option<TsigRr>,
 }
 
 /// Why a packet is not a query we can answer normally.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Reject<'a> {
+pub(crate) enum Reject<'a> {
     /// Not worth a reply: too short to carry an ID, or itself a response.
     Drop,
     /// Malformed: FORMERR. The question is echoed when it parsed.
@@ -116,7 +116,7 @@ fn be16(bytes: &[u8], at: usize) -> Option<u16> {
 }
 
 /// Parses a query packet.
-pub fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
+pub(crate) fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
     let (Some(id), Some(flags)) = (be16(packet, 0), be16(packet, 2)) else {
         return Err(Reject::Drop);
     };

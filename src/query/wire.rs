@@ -11,17 +11,17 @@ use crate::proto::rtype::{self, RdataNames};
 use crate::proto::Rrset;
 
 /// Size of the OPT record we add: root, type, class, TTL, RDLENGTH 0.
-pub const OPT_LEN: usize = 11;
+pub(crate) const OPT_LEN: usize = 11;
 
 /// The record did not fit under the size limit.
 #[derive(Debug)]
-pub struct Full;
+pub(crate) struct Full;
 
 /// Most offsets worth remembering for compression; later names are written
 /// in full, which is only a little larger.
 const MAX_TARGETS: usize = 48;
 
-pub struct Writer<'b> {
+pub(crate) struct Writer<'b> {
     buf: &'b mut Vec<u8>,
     limit: usize,
     /// Offsets of labels already written that later names may point to.
@@ -32,7 +32,7 @@ pub struct Writer<'b> {
 impl<'b> Writer<'b> {
     /// Starts a response: `header` flags and the echoed question (which may
     /// be empty). `limit` bounds the total size.
-    pub fn new(buf: &'b mut Vec<u8>, id: u16, flags: u16, question: &[u8], limit: usize) -> Self {
+    pub(crate) fn new(buf: &'b mut Vec<u8>, id: u16, flags: u16, question: &[u8], limit: usize) -> Self {
         buf.clear();
         buf.extend_from_slice(&id.to_be_bytes());
         buf.extend_from_slice(&flags.to_be_bytes());
@@ -53,17 +53,13 @@ impl<'b> Writer<'b> {
         writer
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.buf.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
     }
 
     /// Cuts the message back to `len` bytes, forgetting compression targets
     /// that pointed past it.
-    pub fn truncate(&mut self, len: usize) {
+    pub(crate) fn truncate(&mut self, len: usize) {
         self.buf.truncate(len);
         let mut kept = 0;
         for i in 0..self.n_targets.min(MAX_TARGETS) {
@@ -78,13 +74,13 @@ impl<'b> Writer<'b> {
         self.n_targets = kept;
     }
 
-    pub fn set_flags(&mut self, flags: u16) {
+    pub(crate) fn set_flags(&mut self, flags: u16) {
         if let Some(b) = self.buf.get_mut(2..4) {
             b.copy_from_slice(&flags.to_be_bytes());
         }
     }
 
-    pub fn flags(&self) -> u16 {
+    pub(crate) fn flags(&self) -> u16 {
         self.buf
             .get(2..4)
             .and_then(|b| b.try_into().ok())
@@ -92,7 +88,7 @@ impl<'b> Writer<'b> {
     }
 
     /// Sets one of the section counts (1 = answer, 2 = authority, 3 = additional).
-    pub fn set_count(&mut self, section: usize, count: u16) {
+    pub(crate) fn set_count(&mut self, section: usize, count: u16) {
         let at = 4 + section * 2;
         if let Some(b) = self.buf.get_mut(at..at + 2) {
             b.copy_from_slice(&count.to_be_bytes());
@@ -101,7 +97,7 @@ impl<'b> Writer<'b> {
 
     /// Appends every record of `rrset` under `owner`. `owner` of `None`
     /// means the question name. On [`Full`] the message is left as it was.
-    pub fn rrset(&mut self, owner: Option<&[u8]>, rrset: &Rrset) -> Result<u16, Full> {
+    pub(crate) fn rrset(&mut self, owner: Option<&[u8]>, rrset: &Rrset) -> Result<u16, Full> {
         let start = self.buf.len();
         let mut first_owner_at: Option<u16> = None;
         for record in rrset.records() {
@@ -173,7 +169,7 @@ impl<'b> Writer<'b> {
     }
 
     /// Writes a name, pointing at the longest suffix already in the message.
-    pub fn name(&mut self, name: &[u8]) {
+    pub(crate) fn name(&mut self, name: &[u8]) {
         let mut pos = 0usize;
         while let Some(&len) = name.get(pos) {
             if len == 0 {
@@ -222,7 +218,7 @@ impl<'b> Writer<'b> {
 
     /// Appends the OPT record of our reply (RFC 6891 §6.1.2), with the
     /// client's ECS option echoed and our scope prefix (RFC 7871 §7.2.1).
-    pub fn opt(
+    pub(crate) fn opt(
         &mut self,
         udp_size: u16,
         extended_rcode: u8,

@@ -489,8 +489,25 @@ fn string(cur: &Cursor<'_, '_>, idx: usize, text: &[u8], out: &mut Vec<u8>) -> R
     Ok(())
 }
 
+/// A name token that is not a valid name: the token as written and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{shown} {}", why(.error))]
+pub(crate) struct BadName {
+    shown: String,
+    error: NameError,
+}
+
+fn why(error: &NameError) -> &'static str {
+    match error {
+        NameError::EmptyLabel => "has an empty label",
+        NameError::LabelTooLong => "has a label longer than 63 bytes",
+        NameError::NameTooLong => "is longer than 255 bytes",
+        NameError::BadEscape => "has a bad escape (\\DDD must be 000 to 255)",
+    }
+}
+
 /// Parses a domain name token relative to `origin`.
-pub(crate) fn parse_name(text: &[u8], origin: &Name) -> std::result::Result<Name, String> {
+pub(crate) fn parse_name(text: &[u8], origin: &Name) -> std::result::Result<Name, BadName> {
     let parsed = match std::str::from_utf8(text) {
         Ok(s) => Name::parse(s, Some(origin)),
         Err(_) => {
@@ -506,14 +523,9 @@ pub(crate) fn parse_name(text: &[u8], origin: &Name) -> std::result::Result<Name
             Name::parse(&s, Some(origin))
         }
     };
-    parsed.map_err(|e| {
-        let why = match e {
-            NameError::EmptyLabel => "has an empty label",
-            NameError::LabelTooLong => "has a label longer than 63 bytes",
-            NameError::NameTooLong => "is longer than 255 bytes",
-            NameError::BadEscape => "has a bad escape (\\DDD must be 000 to 255)",
-        };
-        format!("{} {why}", show(text))
+    parsed.map_err(|error| BadName {
+        shown: show(text),
+        error,
     })
 }
 
