@@ -20,7 +20,6 @@ use crate::proto::{Diagnostic, Position};
 const MAX_INCLUDE_DEPTH: usize = 16;
 /// TTLs above this are treated as 0 (RFC 2181 §8), as BIND does.
 const MAX_TTL: u32 = 0x7fff_ffff;
-const SOA: u16 = 6;
 
 /// State shared across the top file and everything it includes.
 pub(crate) struct Loader<'s> {
@@ -322,7 +321,7 @@ impl<'s> Loader<'s> {
         if let Some(ttl) = self.default_ttl.or(self.last_ttl) {
             return Some(ttl);
         }
-        if rtype == SOA {
+        if rtype == crate::proto::rtype::SOA {
             let tail = self.rdata.len().checked_sub(4)?;
             let min: [u8; 4] = self.rdata.get(tail..)?.try_into().ok()?;
             let ttl = u32::from_be_bytes(min);
