@@ -6,10 +6,11 @@ set -eu
 cd "$(dirname "$0")/.."
 if command -v apt-get >/dev/null 2>&1; then
     need=""
-    command -v knotd >/dev/null 2>&1 || [ -x /usr/sbin/knotd ] || need="$need knot"
-    command -v named-compilezone >/dev/null 2>&1 || [ -x /usr/sbin/named-compilezone ] || need="$need bind9-utils"
-    command -v dig >/dev/null 2>&1 || need="$need bind9-dnsutils"
-    command -v kdig >/dev/null 2>&1 || need="$need knot-dnsutils"
+    has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+    has knotd || need="$need knot"
+    { has named-compilezone && has dnssec-dsfromkey; } || need="$need bind9-utils"
+    { has dig && has delv; } || need="$need bind9-dnsutils"
+    has kdig || need="$need knot-dnsutils"
     if [ -n "$need" ]; then
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -q

@@ -9,6 +9,22 @@ use std::time::Duration;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
 
+/// Fails the test, saying what to install, when `tool` (from the Debian
+/// `package`) cannot be run. The README's test command (`sh tests/run.sh`)
+/// installs every such package; a test never skips for want of one.
+pub fn require_tool(tool: &str, package: &str) {
+    let runs = Command::new(tool)
+        .arg("-h")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        runs,
+        "{tool} is not installed: run the tests with `sh tests/run.sh`, which installs {package}"
+    );
+}
+
 /// A running `signpostd`, killed by PID when dropped.
 pub struct Server {
     child: Child,
