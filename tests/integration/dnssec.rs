@@ -434,3 +434,67 @@ fn check_mode(path: &Path) {
     let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "{}", path.display());
 }
+
+/// Regression (issue 13): a signed zone whose key is missing passed
+/// `checkconf`, then the daemon refused to serve it. checkconf now compiles
+/// what the daemon serves: it exits 1 with the message the daemon logs,
+/// naming the zone and the key directory, at the `dnssec = true` line.
+#[test]
+fn checkconf_refuses_a_signed_zone_without_its_key() {
+    let dir = scratch_dir("dnssec-nokey");
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    std::fs::write(dir.join("example.test.zone"), ZONE).unwrap();
+    let config = dir.join("signpost.toml");
+    let geo = crate::common::repo_path("tests/data/geo/test-city.mmdb");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\n[geo]\ndatabase = \"{}\"\n[cidr.c]\none = [\"127.0.0.1/32\"]\n\n[[zone]]\nname = \"example.test\"\nfile = \"example.test.zone\"\ndnssec = true\nkey_directory = \"keys\"\n",
+            geo.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(signpostctl_path())
+        .arg("checkconf")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let keys = dir.join("keys");
+    let want = format!(
+        "{}:11:10: zone example.test.: cannot sign: no key for zone example.test. in {}",
+        config.display(),
+        keys.display()
+    );
+    assert!(stdout.contains(&want), "want {want:?} in:\n{stdout}");
+    assert!(
+        stdout.contains("signpostctl keygen example.test"),
+        "{stdout}"
+    );
+
+    // The daemon refuses the zone with the same words.
+    let server = Server::start_args(&[
+        "-c".into(),
+        config.display().to_string(),
+        "--no-watch".into(),
+        "--control".into(),
+        dir.join("ctl.sock").display().to_string(),
+    ]);
+    let line = stdout.lines().find(|l| l.contains("cannot sign")).unwrap();
+    assert!(server.stderr().contains(line), "{}", server.stderr());
+
+    // With the key made, both accept it.
+    let made = Command::new(signpostctl_path())
+        .args(["keygen", "example.test", "--dir"])
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let out = Command::new(signpostctl_path())
+        .arg("checkconf")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}

@@ -966,3 +966,44 @@ const struct signpost_plugin *{entry}(void) {{ return &plugin; }}
     // secondary, steered by the C plugin, answers.
     assert_eq!(s.a("e"), ["192.0.2.2"]);
 }
+
+/// Regression (issue 13): checkconf loads each plugin once, in a child as
+/// the daemon does, so a library that reports another name fails the check
+/// with the daemon's own message, at the plugin's table.
+#[test]
+fn checkconf_loads_plugins_as_the_daemon_does() {
+    let dir = scratch_dir("health-checkconf-plugin");
+    std::fs::write(dir.join("health.test.zone"), ZONE_HEAD).unwrap();
+    let lib = library("testing");
+    let write = |name: &str| {
+        let checks = format!(
+            "[plugin.deploy]\nname = \"{name}\"\nlibrary = \"{lib}\"\nconfig = \"ok\"\n\n\
+             [health.d]\ntype = \"plugin\"\nplugin = \"deploy\"\ntarget = \"a\"\n"
+        );
+        std::fs::write(dir.join("signpost.toml"), config_text(&checks)).unwrap();
+    };
+    let checkconf = || {
+        Command::new(common::signpostctl_path())
+            .arg("checkconf")
+            .arg(dir.join("signpost.toml"))
+            .output()
+            .unwrap()
+    };
+    write("deploy");
+    let out = checkconf();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let want = format!(
+        "{}:13:1: plugin deploy: failed to load: the library is plugin \"testing\", the config expects \"deploy\" (set name = \"testing\" if that is right)",
+        dir.join("signpost.toml").display()
+    );
+    assert!(stdout.contains(&want), "want {want:?} in:\n{stdout}");
+
+    write("testing");
+    let out = checkconf();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
