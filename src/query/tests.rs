@@ -1054,3 +1054,634 @@ fn any_answers_one_whole_rrset() {
         "not one of the RRsets at the name: {answer:?}"
     );
 }
+
+// ---------------------------------------------------------------- policies
+
+const POLICY_CONFIG: &str = r#"
+[geo]
+database = "GEO"
+
+[[region]]
+name = "eu-central"
+latitude = 50.11
+longitude = 8.68
+
+[[region]]
+name = "us-west"
+latitude = 37.77
+longitude = -122.42
+
+# Paris measured faster to us-west than distance would say.
+[[latency]]
+prefix = "127.0.0.4/32"
+ms = { eu-central = 120, us-west = 15 }
+
+[[latency]]
+prefix = "203.0.113.128/25"
+ms = { eu-central = 200, us-west = 10 }
+
+[cidr.corp]
+office = ["127.0.0.0/24"]
+lab = ["127.0.0.2/32"]
+vpn = ["10.0.0.0/8"]
+
+[health.blue]
+state = "up"
+[health.green]
+state = "up"
+[health.main]
+state = "up"
+[health.spare]
+state = "up"
+[health.p]
+state = "up"
+[health.s]
+state = "up"
+[health.by]
+state = "up"
+[health.de]
+state = "up"
+[health.eu]
+state = "up"
+[health.near-eu]
+state = "up"
+[health.lat-eu]
+state = "up"
+[health.office]
+state = "up"
+[health.mvmain]
+state = "up"
+[health.mv9]
+state = "up"
+[health.mv10]
+state = "up"
+[health.mvs]
+state = "up"
+[health.tree-p]
+state = "up"
+[health.tree-s]
+state = "up"
+
+[[zone]]
+name = "policy.test"
+file = "policy.zone"
+"#;
+
+const POLICY_ZONE: &str = r#"$ORIGIN policy.test.
+$TTL 60
+@        IN SOA ns hostmaster 1 3600 600 86400 30
+@        IN NS  ns
+@        IN ALIAS fo
+ns       IN A   192.0.2.53
+plain    IN A   192.0.2.200
+w        IN A   198.51.100.1 ;@ weighted id=blue weight=70 health=blue
+w        IN A   198.51.100.2 ;@ weighted id=green weight=30 health=green
+standby  IN A   198.51.100.20 ;@ weighted id=main weight=100 health=main
+standby  IN A   198.51.100.21 ;@ weighted id=spare weight=0 health=spare
+zero     IN A   198.51.100.25 ;@ weighted id=a weight=0
+zero     IN A   198.51.100.26 ;@ weighted id=b weight=0
+fo    30 IN A   192.0.2.10 ;@ failover id=p role=primary health=p
+fo    30 IN A   192.0.2.11 ;@ failover id=s role=secondary health=s
+geo      IN A   203.0.113.1 ;@ geolocation id=by subdivision=DE-BY health=by
+geo      IN A   203.0.113.2 ;@ geolocation id=de country=DE health=de
+geo      IN A   203.0.113.3 ;@ geolocation id=eu continent=EU health=eu
+geo      IN A   203.0.113.4 ;@ geolocation id=us country=US
+geo      IN A   203.0.113.9 ;@ geolocation id=any location=*
+nodef    IN A   203.0.113.5 ;@ geolocation id=us country=US
+near     IN A   203.0.113.21 ;@ geoproximity id=eu region=eu-central health=near-eu
+near     IN A   203.0.113.22 ;@ geoproximity id=us region=us-west
+bias     IN A   203.0.113.41 ;@ geoproximity id=fra region=eu-central
+bias     IN A   203.0.113.42 ;@ geoproximity id=sfo region=us-west bias=10
+coord    IN A   203.0.113.51 ;@ geoproximity id=tyo coordinates=35.68,139.69
+coord    IN A   203.0.113.52 ;@ geoproximity id=jnb coordinates=-26.2,28.05
+lat      IN A   203.0.113.31 ;@ latency id=eu region=eu-central health=lat-eu
+lat      IN A   203.0.113.32 ;@ latency id=us region=us-west
+net      IN A   192.0.2.101 ;@ cidr id=office collection=corp location=office health=office
+net      IN A   192.0.2.102 ;@ cidr id=lab collection=corp location=lab
+net      IN A   192.0.2.103 ;@ cidr id=other collection=corp location=*
+netnd    IN A   192.0.2.104 ;@ cidr id=office collection=corp location=office
+mv       IN A   198.51.100.101 ;@ multivalue id=m1 health=mvmain
+mv       IN A   198.51.100.102 ;@ multivalue id=m2 health=mvmain
+mv       IN A   198.51.100.103 ;@ multivalue id=m3 health=mvmain
+mv       IN A   198.51.100.104 ;@ multivalue id=m4 health=mvmain
+mv       IN A   198.51.100.105 ;@ multivalue id=m5 health=mvmain
+mv       IN A   198.51.100.106 ;@ multivalue id=m6 health=mvmain
+mv       IN A   198.51.100.107 ;@ multivalue id=m7 health=mvmain
+mv       IN A   198.51.100.108 ;@ multivalue id=m8 health=mvmain
+mv       IN A   198.51.100.109 ;@ multivalue id=m9 health=mv9
+mv       IN A   198.51.100.110 ;@ multivalue id=m10 health=mv10
+mvs      IN A   198.51.100.121 ;@ multivalue id=s1 health=mvs
+mvs      IN A   198.51.100.122 ;@ multivalue id=s2 health=mvs
+mvs      IN A   198.51.100.123 ;@ multivalue id=s3 health=mvs
+tree     IN ALIAS eu.tree ;@ geolocation id=eu continent=EU evaluate-health
+tree     IN ALIAS us.tree ;@ geolocation id=rest location=* evaluate-health
+eu.tree 30 IN A 192.0.2.61 ;@ failover id=p role=primary health=tree-p
+eu.tree 30 IN A 192.0.2.62 ;@ failover id=s role=secondary health=tree-s
+us.tree 45 IN A 192.0.2.71
+"#;
+
+pub(super) fn policy_world() -> World {
+    World::build(
+        &format!("{SERVER}{POLICY_CONFIG}"),
+        &[("policy.zone", POLICY_ZONE)],
+        &[],
+    )
+}
+
+/// min(SOA TTL 60, MINIMUM 30).
+const POLICY_NEG_SOA: &str =
+    "policy.test. 30 IN SOA ns.policy.test. hostmaster.policy.test. 1 3600 600 86400 30";
+
+/// Clients by the test GeoIP database (tests/data/geo/README.md).
+const MUNICH: &str = "127.0.0.1"; // EU, DE, BY
+const SAN_FRANCISCO: &str = "127.0.0.2"; // NA, US, CA
+const NEW_YORK: &str = "127.0.0.3"; // NA, US, NY
+const PARIS: &str = "127.0.0.4"; // EU, FR
+const SYDNEY: &str = "127.0.0.6"; // OC, AU, NSW
+const SAO_PAULO: &str = "127.0.0.7"; // SA, BR, SP
+const JOHANNESBURG: &str = "127.0.0.8"; // AF, ZA
+
+const P: Case = Case {
+    client: MUNICH,
+    ..CASE
+};
+
+const MV_FIRST_EIGHT: &[&str] = &[
+    "mv.policy.test. 60 IN A 198.51.100.101",
+    "mv.policy.test. 60 IN A 198.51.100.102",
+    "mv.policy.test. 60 IN A 198.51.100.103",
+    "mv.policy.test. 60 IN A 198.51.100.104",
+    "mv.policy.test. 60 IN A 198.51.100.105",
+    "mv.policy.test. 60 IN A 198.51.100.106",
+    "mv.policy.test. 60 IN A 198.51.100.107",
+    "mv.policy.test. 60 IN A 198.51.100.108",
+];
+const MVS_ALL: &[&str] = &[
+    "mvs.policy.test. 60 IN A 198.51.100.121",
+    "mvs.policy.test. 60 IN A 198.51.100.122",
+    "mvs.policy.test. 60 IN A 198.51.100.123",
+];
+
+const POLICY_CASES: &[Case] = &[
+    // weighted: draws are in 0..sum of the eligible weights, sets in
+    // file order (blue 0..70, green 70..100).
+    Case {
+        name: "weighted: draw 69 is the first set",
+        qname: "w.policy.test.",
+        draws: &[69],
+        answer: &["w.policy.test. 60 IN A 198.51.100.1"],
+        ..P
+    },
+    Case {
+        name: "weighted: draw 70 is the second set",
+        qname: "w.policy.test.",
+        draws: &[70],
+        answer: &["w.policy.test. 60 IN A 198.51.100.2"],
+        ..P
+    },
+    Case {
+        name: "weighted: an unhealthy set leaves the draw",
+        qname: "w.policy.test.",
+        down: &["blue"],
+        draws: &[0],
+        answer: &["w.policy.test. 60 IN A 198.51.100.2"],
+        ..P
+    },
+    Case {
+        name: "weighted: all down count as healthy (draw 0)",
+        qname: "w.policy.test.",
+        down: &["blue", "green"],
+        draws: &[0],
+        answer: &["w.policy.test. 60 IN A 198.51.100.1"],
+        ..P
+    },
+    Case {
+        name: "weighted: all down count as healthy (draw 99)",
+        qname: "w.policy.test.",
+        down: &["blue", "green"],
+        draws: &[99],
+        answer: &["w.policy.test. 60 IN A 198.51.100.2"],
+        ..P
+    },
+    Case {
+        name: "weighted: a zero-weight set is not drawn while weighted sets are up",
+        qname: "standby.policy.test.",
+        answer: &["standby.policy.test. 60 IN A 198.51.100.20"],
+        ..P
+    },
+    Case {
+        name: "weighted: every non-zero set down: the healthy zero-weight set",
+        qname: "standby.policy.test.",
+        down: &["main"],
+        answer: &["standby.policy.test. 60 IN A 198.51.100.21"],
+        ..P
+    },
+    Case {
+        name: "weighted: everything down: weights decide again",
+        qname: "standby.policy.test.",
+        down: &["main", "spare"],
+        answer: &["standby.policy.test. 60 IN A 198.51.100.20"],
+        ..P
+    },
+    Case {
+        name: "weighted: all weights zero share equally (draw 0 of 2)",
+        qname: "zero.policy.test.",
+        draws: &[0],
+        answer: &["zero.policy.test. 60 IN A 198.51.100.25"],
+        ..P
+    },
+    Case {
+        name: "weighted: all weights zero share equally (draw 1 of 2)",
+        qname: "zero.policy.test.",
+        draws: &[1],
+        answer: &["zero.policy.test. 60 IN A 198.51.100.26"],
+        ..P
+    },
+    Case {
+        name: "weighted answer does not depend on location: ECS scope 0",
+        qname: "w.policy.test.",
+        ecs: Some("192.0.2.0/24"),
+        draws: &[0],
+        answer: &["w.policy.test. 60 IN A 198.51.100.1"],
+        scope: Some(0),
+        ..P
+    },
+    // failover
+    Case {
+        name: "failover: primary while healthy",
+        qname: "fo.policy.test.",
+        answer: &["fo.policy.test. 30 IN A 192.0.2.10"],
+        ..P
+    },
+    Case {
+        name: "failover: primary down: secondary",
+        qname: "fo.policy.test.",
+        down: &["p"],
+        answer: &["fo.policy.test. 30 IN A 192.0.2.11"],
+        ..P
+    },
+    Case {
+        name: "failover: secondary down does not matter",
+        qname: "fo.policy.test.",
+        down: &["s"],
+        answer: &["fo.policy.test. 30 IN A 192.0.2.10"],
+        ..P
+    },
+    Case {
+        name: "failover: both down: primary",
+        qname: "fo.policy.test.",
+        down: &["p", "s"],
+        answer: &["fo.policy.test. 30 IN A 192.0.2.10"],
+        ..P
+    },
+    // geolocation by source address
+    Case {
+        name: "geolocation: subdivision match",
+        qname: "geo.policy.test.",
+        answer: &["geo.policy.test. 60 IN A 203.0.113.1"],
+        ..P
+    },
+    Case {
+        name: "geolocation: subdivision down: country",
+        qname: "geo.policy.test.",
+        down: &["by"],
+        answer: &["geo.policy.test. 60 IN A 203.0.113.2"],
+        ..P
+    },
+    Case {
+        name: "geolocation: subdivision and country down: continent",
+        qname: "geo.policy.test.",
+        down: &["by", "de"],
+        answer: &["geo.policy.test. 60 IN A 203.0.113.3"],
+        ..P
+    },
+    Case {
+        name: "geolocation: every match down: default",
+        qname: "geo.policy.test.",
+        down: &["by", "de", "eu"],
+        answer: &["geo.policy.test. 60 IN A 203.0.113.9"],
+        ..P
+    },
+    Case {
+        name: "geolocation: country match (US, CA has no set)",
+        qname: "geo.policy.test.",
+        client: SAN_FRANCISCO,
+        answer: &["geo.policy.test. 60 IN A 203.0.113.4"],
+        ..P
+    },
+    Case {
+        name: "geolocation: continent match (FR)",
+        qname: "geo.policy.test.",
+        client: PARIS,
+        answer: &["geo.policy.test. 60 IN A 203.0.113.3"],
+        ..P
+    },
+    Case {
+        name: "geolocation: no match: default",
+        qname: "geo.policy.test.",
+        client: JOHANNESBURG,
+        answer: &["geo.policy.test. 60 IN A 203.0.113.9"],
+        ..P
+    },
+    Case {
+        name: "geolocation: no match and no default: NODATA",
+        qname: "nodef.policy.test.",
+        authority: &[POLICY_NEG_SOA],
+        ..P
+    },
+    // geolocation by ECS, with the scope
+    Case {
+        name: "geolocation by ECS over the source address, scope of the /24",
+        qname: "geo.policy.test.",
+        client: SAN_FRANCISCO,
+        ecs: Some("192.0.2.0/24"),
+        answer: &["geo.policy.test. 60 IN A 203.0.113.1"],
+        scope: Some(24),
+        ..P
+    },
+    Case {
+        name: "geolocation by ECS: /25 network in France",
+        qname: "geo.policy.test.",
+        ecs: Some("203.0.113.128/25"),
+        answer: &["geo.policy.test. 60 IN A 203.0.113.3"],
+        scope: Some(25),
+        ..P
+    },
+    Case {
+        name: "geolocation by ECS: continent-only record",
+        qname: "geo.policy.test.",
+        ecs: Some("100.101.0.0/16"),
+        answer: &["geo.policy.test. 60 IN A 203.0.113.3"],
+        scope: Some(16),
+        ..P
+    },
+    Case {
+        // signpost-zone(5): the scope is at most the source prefix.
+        name: "geolocation by ECS: scope capped at the source prefix",
+        qname: "geo.policy.test.",
+        ecs: Some("100.64.0.0/12"),
+        answer: &["geo.policy.test. 60 IN A 203.0.113.9"],
+        scope: Some(12),
+        ..P
+    },
+    Case {
+        // RFC 7871 §7.1.2: source prefix 0 reveals nothing about the client.
+        name: "geolocation by ECS /0: location unknown: default, scope 0",
+        qname: "geo.policy.test.",
+        ecs: Some("0.0.0.0/0"),
+        answer: &["geo.policy.test. 60 IN A 203.0.113.9"],
+        scope: Some(0),
+        ..P
+    },
+    Case {
+        name: "geolocation by ECS, IPv6 network",
+        qname: "geo.policy.test.",
+        ecs: Some("2001:db8:2::/48"),
+        answer: &["geo.policy.test. 60 IN A 203.0.113.4"],
+        scope: Some(48),
+        ..P
+    },
+    // geoproximity (distances by haversine, R = 6371 km)
+    Case {
+        name: "geoproximity: Munich is 304 km from eu-central",
+        qname: "near.policy.test.",
+        answer: &["near.policy.test. 60 IN A 203.0.113.21"],
+        ..P
+    },
+    Case {
+        name: "geoproximity: San Francisco is at us-west",
+        qname: "near.policy.test.",
+        client: SAN_FRANCISCO,
+        answer: &["near.policy.test. 60 IN A 203.0.113.22"],
+        ..P
+    },
+    Case {
+        name: "geoproximity: the nearest set down: the next nearest",
+        qname: "near.policy.test.",
+        down: &["near-eu"],
+        answer: &["near.policy.test. 60 IN A 203.0.113.22"],
+        ..P
+    },
+    Case {
+        name: "geoproximity: Sao Paulo without bias: eu-central (9829 < 10434 km)",
+        qname: "near.policy.test.",
+        client: SAO_PAULO,
+        answer: &["near.policy.test. 60 IN A 203.0.113.21"],
+        ..P
+    },
+    Case {
+        name: "geoproximity: bias 10 on us-west moves Sao Paulo (10434 x 0.9 = 9391)",
+        qname: "bias.policy.test.",
+        client: SAO_PAULO,
+        answer: &["bias.policy.test. 60 IN A 203.0.113.42"],
+        ..P
+    },
+    Case {
+        name: "geoproximity: bias does not move Munich (304 < 9435 x 0.9)",
+        qname: "bias.policy.test.",
+        answer: &["bias.policy.test. 60 IN A 203.0.113.41"],
+        ..P
+    },
+    Case {
+        name: "geoproximity by coordinates: Sydney nearer Tokyo (7826 < 11041 km)",
+        qname: "coord.policy.test.",
+        client: SYDNEY,
+        answer: &["coord.policy.test. 60 IN A 203.0.113.51"],
+        ..P
+    },
+    Case {
+        name: "geoproximity by coordinates: Munich nearer Johannesburg (8428 < 9370 km)",
+        qname: "coord.policy.test.",
+        answer: &["coord.policy.test. 60 IN A 203.0.113.52"],
+        ..P
+    },
+    // latency: the table where a row matches, else distance
+    Case {
+        name: "latency by distance: Munich to eu-central",
+        qname: "lat.policy.test.",
+        answer: &["lat.policy.test. 60 IN A 203.0.113.31"],
+        ..P
+    },
+    Case {
+        name: "latency by distance: New York nearer us-west (4129 < 6203 km)",
+        qname: "lat.policy.test.",
+        client: NEW_YORK,
+        answer: &["lat.policy.test. 60 IN A 203.0.113.32"],
+        ..P
+    },
+    Case {
+        name: "latency table overrides distance: Paris measured 15 ms to us-west",
+        qname: "lat.policy.test.",
+        client: PARIS,
+        answer: &["lat.policy.test. 60 IN A 203.0.113.32"],
+        ..P
+    },
+    Case {
+        name: "latency: the fastest region down: the next",
+        qname: "lat.policy.test.",
+        down: &["lat-eu"],
+        answer: &["lat.policy.test. 60 IN A 203.0.113.32"],
+        ..P
+    },
+    Case {
+        name: "latency table row by ECS, scope of the row's /25",
+        qname: "lat.policy.test.",
+        ecs: Some("203.0.113.128/25"),
+        answer: &["lat.policy.test. 60 IN A 203.0.113.32"],
+        scope: Some(25),
+        ..P
+    },
+    Case {
+        name: "latency by distance from the ECS network, scope of its /24",
+        qname: "lat.policy.test.",
+        client: SAN_FRANCISCO,
+        ecs: Some("192.0.2.0/24"),
+        answer: &["lat.policy.test. 60 IN A 203.0.113.31"],
+        scope: Some(24),
+        ..P
+    },
+    // IP-based (cidr)
+    Case {
+        name: "cidr: the office prefix",
+        qname: "net.policy.test.",
+        client: NEW_YORK,
+        answer: &["net.policy.test. 60 IN A 192.0.2.101"],
+        ..P
+    },
+    Case {
+        name: "cidr: longest prefix wins (lab /32 inside office /24)",
+        qname: "net.policy.test.",
+        client: SAN_FRANCISCO,
+        answer: &["net.policy.test. 60 IN A 192.0.2.102"],
+        ..P
+    },
+    Case {
+        name: "cidr: matched set unhealthy: default",
+        qname: "net.policy.test.",
+        client: NEW_YORK,
+        down: &["office"],
+        answer: &["net.policy.test. 60 IN A 192.0.2.103"],
+        ..P
+    },
+    Case {
+        name: "cidr: a location without a set: default",
+        qname: "net.policy.test.",
+        client: "10.1.2.3",
+        answer: &["net.policy.test. 60 IN A 192.0.2.103"],
+        ..P
+    },
+    Case {
+        name: "cidr: no match: default",
+        qname: "net.policy.test.",
+        client: "192.0.2.7",
+        answer: &["net.policy.test. 60 IN A 192.0.2.103"],
+        ..P
+    },
+    Case {
+        name: "cidr: no match and no default: NODATA",
+        qname: "netnd.policy.test.",
+        client: "192.0.2.7",
+        authority: &[POLICY_NEG_SOA],
+        ..P
+    },
+    Case {
+        name: "cidr by ECS, scope of the matched /24",
+        qname: "net.policy.test.",
+        client: "192.0.2.7",
+        ecs: Some("127.0.0.0/24"),
+        answer: &["net.policy.test. 60 IN A 192.0.2.101"],
+        scope: Some(24),
+        ..P
+    },
+    // multivalue
+    Case {
+        name: "multivalue: exactly the eight healthy records",
+        qname: "mv.policy.test.",
+        down: &["mv9", "mv10"],
+        answer: MV_FIRST_EIGHT,
+        ..P
+    },
+    Case {
+        name: "multivalue: only the healthy records",
+        qname: "mv.policy.test.",
+        down: &["mvmain"],
+        answer: &[
+            "mv.policy.test. 60 IN A 198.51.100.109",
+            "mv.policy.test. 60 IN A 198.51.100.110",
+        ],
+        ..P
+    },
+    Case {
+        name: "multivalue: all healthy",
+        qname: "mvs.policy.test.",
+        answer: MVS_ALL,
+        ..P
+    },
+    Case {
+        name: "multivalue: none healthy: the unhealthy ones",
+        qname: "mvs.policy.test.",
+        down: &["mvs"],
+        answer: MVS_ALL,
+        ..P
+    },
+    // ALIAS at the apex, and evaluate-health
+    Case {
+        name: "ALIAS at the apex answers with the target's records and TTL",
+        qname: "policy.test.",
+        answer: &["policy.test. 30 IN A 192.0.2.10"],
+        ..P
+    },
+    Case {
+        name: "ALIAS at the apex follows the target's policy",
+        qname: "policy.test.",
+        down: &["p"],
+        answer: &["policy.test. 30 IN A 192.0.2.11"],
+        ..P
+    },
+    Case {
+        name: "ALIAS target without the type: NODATA",
+        qname: "policy.test.",
+        qtype: rtype::AAAA,
+        authority: &[POLICY_NEG_SOA],
+        ..P
+    },
+    Case {
+        name: "SOA beside the apex ALIAS",
+        qname: "policy.test.",
+        qtype: rtype::SOA,
+        answer: &["policy.test. 60 IN SOA ns.policy.test. hostmaster.policy.test. 1 3600 600 86400 30"],
+        ..P
+    },
+    Case {
+        name: "evaluate-health: the EU branch while it has a healthy answer",
+        qname: "tree.policy.test.",
+        answer: &["tree.policy.test. 30 IN A 192.0.2.61"],
+        ..P
+    },
+    Case {
+        name: "evaluate-health: failover inside the EU branch",
+        qname: "tree.policy.test.",
+        down: &["tree-p"],
+        answer: &["tree.policy.test. 30 IN A 192.0.2.62"],
+        ..P
+    },
+    Case {
+        name: "evaluate-health: EU branch all down: the broader default branch",
+        qname: "tree.policy.test.",
+        down: &["tree-p", "tree-s"],
+        answer: &["tree.policy.test. 45 IN A 192.0.2.71"],
+        ..P
+    },
+    Case {
+        name: "evaluate-health: outside Europe: the default branch",
+        qname: "tree.policy.test.",
+        client: SAN_FRANCISCO,
+        answer: &["tree.policy.test. 45 IN A 192.0.2.71"],
+        ..P
+    },
+];
+
+#[test]
+fn routing_policy_cases() {
+    run(&policy_world(), POLICY_CASES);
+}
