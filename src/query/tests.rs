@@ -1400,6 +1400,16 @@ const POLICY_CASES: &[Case] = &[
         ..P
     },
     Case {
+        // The answer holds for the whole database network, not just the
+        // client's /32.
+        name: "geolocation by ECS /32: scope of the database network",
+        qname: "geo.policy.test.",
+        ecs: Some("192.0.2.77/32"),
+        answer: &["geo.policy.test. 60 IN A 203.0.113.1"],
+        scope: Some(24),
+        ..P
+    },
+    Case {
         name: "geolocation by ECS: /25 network in France",
         qname: "geo.policy.test.",
         ecs: Some("203.0.113.128/25"),
@@ -1589,6 +1599,15 @@ const POLICY_CASES: &[Case] = &[
         qname: "net.policy.test.",
         client: "192.0.2.7",
         ecs: Some("127.0.0.0/24"),
+        answer: &["net.policy.test. 60 IN A 192.0.2.101"],
+        scope: Some(24),
+        ..P
+    },
+    Case {
+        name: "cidr by ECS /32, scope of the matched /24",
+        qname: "net.policy.test.",
+        client: "192.0.2.7",
+        ecs: Some("127.0.0.9/32"),
         answer: &["net.policy.test. 60 IN A 192.0.2.101"],
         scope: Some(24),
         ..P
@@ -1802,4 +1821,361 @@ fn multivalue_answers_at_most_eight_shuffled() {
         assert_eq!(seen.len(), 10, "down {down:?}: every record gets its turn");
         assert!(orders.len() > 10, "down {down:?}: not shuffled");
     }
+}
+
+// ---------------------------------------------------------------- views
+
+const VIEWS_CONFIG: &str = r#"
+[[view]]
+name = "internal"
+match_clients = ["10.0.0.0/8"]
+
+[[view]]
+name = "public"
+match_clients = ["192.0.2.0/24", "2001:db8::/32"]
+
+[[zone]]
+name = "corp.test"
+file = "internal.zone"
+views = ["internal"]
+
+[[zone]]
+name = "corp.test"
+file = "public.zone"
+views = ["public"]
+
+[[zone]]
+name = "shared.test"
+file = "shared.zone"
+"#;
+
+const INTERNAL_ZONE: &str = r#"$ORIGIN corp.test.
+$TTL 300
+@        IN SOA ns1 hostmaster 100 3600 600 86400 60
+@        IN NS  ns1
+ns1      IN A   10.0.0.53
+www      IN A   10.0.0.80
+intranet IN A   10.0.0.81
+"#;
+
+const PUBLIC_ZONE: &str = r#"$ORIGIN corp.test.
+$TTL 300
+@        IN SOA ns1 hostmaster 200 3600 600 86400 60
+@        IN NS  ns1
+ns1      IN A   192.0.2.53
+www      IN A   192.0.2.80
+"#;
+
+const SHARED_ZONE: &str = r#"$ORIGIN shared.test.
+$TTL 300
+@        IN SOA ns1 hostmaster 1 3600 600 86400 60
+@        IN NS  ns1
+ns1      IN A   198.51.100.53
+www      IN A   198.51.100.80
+"#;
+
+const VIEW_CASES: &[Case] = &[
+    Case {
+        name: "internal client gets the internal data",
+        qname: "www.corp.test.",
+        client: "10.1.2.3",
+        answer: &["www.corp.test. 300 IN A 10.0.0.80"],
+        ..CASE
+    },
+    Case {
+        name: "public client gets the public data",
+        qname: "www.corp.test.",
+        client: "192.0.2.7",
+        answer: &["www.corp.test. 300 IN A 192.0.2.80"],
+        ..CASE
+    },
+    Case {
+        name: "a name only the internal view has",
+        qname: "intranet.corp.test.",
+        client: "10.1.2.3",
+        answer: &["intranet.corp.test. 300 IN A 10.0.0.81"],
+        ..CASE
+    },
+    Case {
+        name: "the public view does not have it: NXDOMAIN with the public SOA",
+        qname: "intranet.corp.test.",
+        client: "192.0.2.7",
+        rcode: ResponseCode::NXDomain,
+        authority: &["corp.test. 60 IN SOA ns1.corp.test. hostmaster.corp.test. 200 3600 600 86400 60"],
+        ..CASE
+    },
+    Case {
+        name: "IPv6 client in the public view",
+        qname: "www.corp.test.",
+        client: "2001:db8::7",
+        answer: &["www.corp.test. 300 IN A 192.0.2.80"],
+        ..CASE
+    },
+    Case {
+        // signpost.toml(5): IPv4-mapped IPv6 sources match as IPv4.
+        name: "IPv4-mapped IPv6 client matches the IPv4 prefix",
+        qname: "www.corp.test.",
+        client: "::ffff:10.1.2.3",
+        answer: &["www.corp.test. 300 IN A 10.0.0.80"],
+        ..CASE
+    },
+    Case {
+        name: "a zone of every view, from the internal view",
+        qname: "www.shared.test.",
+        client: "10.1.2.3",
+        answer: &["www.shared.test. 300 IN A 198.51.100.80"],
+        ..CASE
+    },
+    Case {
+        name: "a zone of every view, from the public view",
+        qname: "www.shared.test.",
+        client: "192.0.2.7",
+        answer: &["www.shared.test. 300 IN A 198.51.100.80"],
+        ..CASE
+    },
+    Case {
+        // SPEC §5: a client that matches no view gets REFUSED.
+        name: "a client no view matches is refused",
+        qname: "www.shared.test.",
+        client: "203.0.113.9",
+        rcode: ResponseCode::Refused,
+        aa: false,
+        ..CASE
+    },
+    Case {
+        name: "refused for every name, served or not",
+        qname: "www.corp.test.",
+        client: "203.0.113.9",
+        rcode: ResponseCode::Refused,
+        aa: false,
+        ..CASE
+    },
+];
+
+#[test]
+fn view_cases() {
+    let world = World::build(
+        &format!("{SERVER}{VIEWS_CONFIG}"),
+        &[
+            ("internal.zone", INTERNAL_ZONE),
+            ("public.zone", PUBLIC_ZONE),
+            ("shared.zone", SHARED_ZONE),
+        ],
+        &[],
+    );
+    run(&world, VIEW_CASES);
+}
+
+// ---------------------------------------------------------------- DNSSEC
+
+const SIGNED_CONFIG: &str = r#"
+[[zone]]
+name = "signed.test"
+file = "signed.zone"
+dnssec = true
+key_directory = "."
+"#;
+
+const SIGNED_ZONE: &str = r#"$ORIGIN signed.test.
+$TTL 300
+@       IN SOA ns1 hostmaster 1 3600 600 86400 60
+@       IN NS  ns1
+ns1     IN A   192.0.2.53
+www     IN A   192.0.2.1
+www     IN AAAA 2001:db8::1
+*.wild  IN A   192.0.2.7
+sub     IN NS  ns.sub
+ns.sub  IN A   192.0.2.99
+sec     IN NS  ns.sec.elsewhere.invalid.
+sec     IN DS  12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+"#;
+
+pub(super) fn signed_world() -> World {
+    World::build(
+        &format!("{SERVER}{SIGNED_CONFIG}"),
+        &[("signed.zone", SIGNED_ZONE)],
+        &["signed.test"],
+    )
+}
+
+/// min(SOA TTL 300, MINIMUM 60); NSEC records carry the same TTL
+/// (RFC 4035 §2.3, RFC 9077).
+const SIGNED_NEG_SOA: &str =
+    "signed.test. 60 IN SOA ns1.signed.test. hostmaster.signed.test. 1 3600 600 86400 60";
+/// RRSIG lines: covered type, algorithm 13, labels (without a leading
+/// `*`, RFC 4034 §3.1.3), original TTL.
+const SIGNED_NEG_SOA_SIG: &str = "signed.test. 60 IN RRSIG SOA 13 2 60";
+const SIGNED_DS: &str = "sec.signed.test. 300 IN DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF";
+
+const S: Case = Case {
+    dnssec_ok: true,
+    ..CASE
+};
+
+/// White lies (RFC 4470) as `query::dnssec` makes them: a name `L.CE`
+/// that does not exist is covered by `L'.CE` .. `L\000.CE`, where `L'` is
+/// `L` with its last octet decremented and padded with \255 to 63 octets.
+const SIGNED_CASES: &[Case] = &[
+    Case {
+        name: "signed answer with DO=1 carries its RRSIG",
+        qname: "www.signed.test.",
+        answer: &[
+            "www.signed.test. 300 IN A 192.0.2.1",
+            "www.signed.test. 300 IN RRSIG A 13 3 300",
+        ],
+        ..S
+    },
+    Case {
+        name: "DO=0: no DNSSEC records",
+        qname: "www.signed.test.",
+        dnssec_ok: false,
+        answer: &["www.signed.test. 300 IN A 192.0.2.1"],
+        ..S
+    },
+    Case {
+        name: "DNSKEY at the apex, signed",
+        qname: "signed.test.",
+        qtype: rtype::DNSKEY,
+        answer: &[
+            "signed.test. 3600 IN DNSKEY 257 3 13 {dnskey}",
+            "signed.test. 3600 IN RRSIG DNSKEY 13 2 3600",
+        ],
+        ..S
+    },
+    Case {
+        // RFC 4035 §3.1.3.2: an NSEC covering the name and one covering
+        // the wildcard at the closest encloser (here the apex).
+        name: "NXDOMAIN: SOA and two covering NSEC white lies, all signed",
+        qname: "nope.signed.test.",
+        rcode: ResponseCode::NXDomain,
+        authority: &[
+            SIGNED_NEG_SOA,
+            SIGNED_NEG_SOA_SIG,
+            r"nopd\255*59.signed.test. 60 IN NSEC nope\000.signed.test. RRSIG NSEC",
+            r"nopd\255*59.signed.test. 60 IN RRSIG NSEC 13 3 60",
+            r"\)\255*62.signed.test. 60 IN NSEC *\000.signed.test. RRSIG NSEC",
+            r"\)\255*62.signed.test. 60 IN RRSIG NSEC 13 3 60",
+        ],
+        ..S
+    },
+    Case {
+        name: "NXDOMAIN without DO: the SOA alone",
+        qname: "nope.signed.test.",
+        dnssec_ok: false,
+        rcode: ResponseCode::NXDomain,
+        authority: &[SIGNED_NEG_SOA],
+        ..S
+    },
+    Case {
+        // RFC 4035 §3.1.3.1: the name's NSEC without the type.
+        name: "NODATA: the name's NSEC without the type",
+        qname: "www.signed.test.",
+        qtype: rtype::TXT,
+        authority: &[
+            SIGNED_NEG_SOA,
+            SIGNED_NEG_SOA_SIG,
+            r"www.signed.test. 60 IN NSEC \000.www.signed.test. A AAAA RRSIG NSEC",
+            "www.signed.test. 60 IN RRSIG NSEC 13 3 60",
+        ],
+        ..S
+    },
+    Case {
+        name: "NODATA at the apex: the NSEC lists the served DNSKEY",
+        qname: "signed.test.",
+        qtype: rtype::MX,
+        authority: &[
+            SIGNED_NEG_SOA,
+            SIGNED_NEG_SOA_SIG,
+            r"signed.test. 60 IN NSEC \000.signed.test. NS SOA RRSIG NSEC DNSKEY",
+            "signed.test. 60 IN RRSIG NSEC 13 2 60",
+        ],
+        ..S
+    },
+    Case {
+        // RFC 4035 §3.1.3.3: the RRSIG labels field says "wildcard", and
+        // an NSEC proves the name itself does not exist.
+        name: "wildcard answer: RRSIG of the wildcard, NSEC covering the name",
+        qname: "x.wild.signed.test.",
+        answer: &[
+            "x.wild.signed.test. 300 IN A 192.0.2.7",
+            "x.wild.signed.test. 300 IN RRSIG A 13 3 300",
+        ],
+        authority: &[
+            r"w\255*62.wild.signed.test. 60 IN NSEC x\000.wild.signed.test. RRSIG NSEC",
+            r"w\255*62.wild.signed.test. 60 IN RRSIG NSEC 13 4 60",
+        ],
+        ..S
+    },
+    Case {
+        // RFC 4035 §3.1.3.4: no exact match, and the wildcard lacks the type.
+        name: "wildcard NODATA: NSEC covering the name and the wildcard's NSEC",
+        qname: "x.wild.signed.test.",
+        qtype: rtype::TXT,
+        authority: &[
+            SIGNED_NEG_SOA,
+            SIGNED_NEG_SOA_SIG,
+            r"w\255*62.wild.signed.test. 60 IN NSEC x\000.wild.signed.test. RRSIG NSEC",
+            r"w\255*62.wild.signed.test. 60 IN RRSIG NSEC 13 4 60",
+            r"*.wild.signed.test. 60 IN NSEC \000.*.wild.signed.test. A RRSIG NSEC",
+            "*.wild.signed.test. 60 IN RRSIG NSEC 13 3 60",
+        ],
+        ..S
+    },
+    Case {
+        // RFC 4035 §3.1.4: NS unsigned, the NSEC at the cut proves no DS;
+        // glue is not signed.
+        name: "insecure referral: unsigned NS, signed NSEC without DS, glue",
+        qname: "a.sub.signed.test.",
+        aa: false,
+        authority: &[
+            "sub.signed.test. 300 IN NS ns.sub.signed.test.",
+            r"sub.signed.test. 60 IN NSEC \000.sub.signed.test. NS RRSIG NSEC",
+            "sub.signed.test. 60 IN RRSIG NSEC 13 3 60",
+        ],
+        additional: &["ns.sub.signed.test. 300 IN A 192.0.2.99"],
+        ..S
+    },
+    Case {
+        name: "secure referral: unsigned NS with the signed DS",
+        qname: "a.sec.signed.test.",
+        aa: false,
+        authority: &[
+            "sec.signed.test. 300 IN NS ns.sec.elsewhere.invalid.",
+            SIGNED_DS,
+            "sec.signed.test. 300 IN RRSIG DS 13 3 300",
+        ],
+        ..S
+    },
+    Case {
+        name: "DS at a delegation from the parent, signed",
+        qname: "sec.signed.test.",
+        qtype: rtype::DS,
+        answer: &[SIGNED_DS, "sec.signed.test. 300 IN RRSIG DS 13 3 300"],
+        ..S
+    },
+    Case {
+        name: "no DS at an insecure delegation: NODATA with the cut's NSEC",
+        qname: "sub.signed.test.",
+        qtype: rtype::DS,
+        authority: &[
+            SIGNED_NEG_SOA,
+            SIGNED_NEG_SOA_SIG,
+            r"sub.signed.test. 60 IN NSEC \000.sub.signed.test. NS RRSIG NSEC",
+            "sub.signed.test. 60 IN RRSIG NSEC 13 3 60",
+        ],
+        ..S
+    },
+    Case {
+        name: "NSEC asked for by type: the name's own, made for the answer",
+        qname: "www.signed.test.",
+        qtype: rtype::NSEC,
+        dnssec_ok: false,
+        answer: &[r"www.signed.test. 60 IN NSEC \000.www.signed.test. A AAAA RRSIG NSEC"],
+        ..S
+    },
+];
+
+#[test]
+fn dnssec_cases() {
+    run(&signed_world(), SIGNED_CASES);
 }
