@@ -2179,3 +2179,18 @@ const SIGNED_CASES: &[Case] = &[
 fn dnssec_cases() {
     run(&signed_world(), SIGNED_CASES);
 }
+
+/// SPEC §3: "the cloud regions users know (`us-east-1`, `eu-west-1`, …)
+/// are predefined with coordinates; the config may add or override".
+#[test]
+#[ignore = "gap: no region is predefined; region=us-east-1 without a [[region]] table is a zone error"]
+fn predefined_cloud_regions_need_no_config() {
+    let zone = "$ORIGIN r.test.\n$TTL 60\n@ IN SOA ns h 1 2 3 4 5\n@ IN NS ns\nns IN A 192.0.2.1\n\
+                api IN A 192.0.2.10 ;@ latency id=use region=us-east-1\n\
+                api IN A 192.0.2.20 ;@ latency id=euw region=eu-west-1\n";
+    let config = format!("{SERVER}[geo]\ndatabase = \"GEO\"\n[[zone]]\nname = \"r.test\"\nfile = \"r.zone\"\n");
+    let world = World::build(&config, &[("r.zone", zone)], &[]);
+    // New York is nearer us-east-1 (Virginia) than eu-west-1 (Ireland).
+    let reply = world.ask(&Ask::new("api.r.test.", rtype::A, NEW_YORK), &SplitMix::seeded(1));
+    assert_eq!(reply.answer, ["api.r.test. 60 IN A 192.0.2.10"]);
+}
