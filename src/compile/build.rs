@@ -506,3 +506,224 @@ fn mark_occluded_and_wildcards(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zonefile;
+
+    const FILE: &str = "t.zone";
+
+    fn origin() -> Name {
+        Name::parse("example.test.", None).expect("origin")
+    }
+
+    fn build(text: &str) -> Result<Built, Vec<Diagnostic>> {
+        let path = Path::new(FILE);
+        let records = zonefile::parse_str(text, path, &origin()).expect("zone text parses");
+        let mut builder = ZoneBuilder::new(&origin(), path);
+        for record in records {
+            builder.add(record);
+        }
+        builder.finish()
+    }
+
+    fn built(text: &str) -> Built {
+        build(text).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// Every error as `file:line:col: message`.
+    fn errors(text: &str) -> Vec<String> {
+        match build(text) {
+            Ok(_) => panic!("the zone must not load"),
+            Err(errors) => errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    fn node<'z>(zone: &'z Zone, name: &str) -> Option<&'z Node> {
+        let name = Name::parse(name, Some(&origin())).expect("name");
+        zone.node(name.to_lowercase().as_wire())
+    }
+
+    fn flags(zone: &Zone, name: &str) -> u8 {
+        node(zone, name)
+            .unwrap_or_else(|| panic!("no node {name}"))
+            .flags
+    }
+
+    const HEAD: &str = "$ORIGIN example.test.\n$TTL 3600\n@ IN SOA ns1 hostmaster 7 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n";
+
+    #[test]
+    fn lookup_flags_are_computed() {
+        let text = format!(
+            "{HEAD}sub IN NS ns.sub\nns.sub IN A 192.0.2.53\ndeep.ns.sub IN A 192.0.2.54\nlegacy IN DNAME new\n*.apps IN A 192.0.2.100\nexisting.apps IN A 192.0.2.101\n"
+        );
+        let zone = built(&text).zone;
+        // NS below the apex is a cut; the apex's own NS is not.
+        assert_eq!(flags(&zone, "sub"), FLAG_CUT);
+        assert_eq!(flags(&zone, "@") & FLAG_CUT, 0);
+        // Below a cut: glue, occluded, never a cut itself.
+        assert_eq!(flags(&zone, "ns.sub"), FLAG_OCCLUDED);
+        assert_eq!(flags(&zone, "deep.ns.sub"), FLAG_OCCLUDED);
+        assert_eq!(flags(&zone, "legacy"), FLAG_DNAME);
+        // `*.apps` exists: its parent knows.
+        assert_eq!(flags(&zone, "apps"), FLAG_WILDCARD_CHILD);
+        assert_eq!(flags(&zone, "*.apps") & FLAG_WILDCARD_CHILD, 0);
+        assert_eq!(flags(&zone, "existing.apps"), 0);
+        assert_eq!(flags(&zone, "ns1"), 0);
+    }
+
+    #[test]
+    fn empty_non_terminals_exist() {
+        let zone = built(&format!(
+            "{HEAD}host.a.b IN A 192.0.2.9\nx.y IN TXT \"t\"\n"
+        ))
+        .zone;
+        for ent in ["a.b", "b", "y"] {
+            let n = node(&zone, ent).unwrap_or_else(|| panic!("no ENT {ent}"));
+            assert!(n.is_empty(), "{ent}");
+        }
+        assert!(!node(&zone, "host.a.b").expect("host").is_empty());
+        // Only names at or between owners and the apex: nothing else.
+        assert!(node(&zone, "c").is_none());
+        assert_eq!(zone.nodes.len(), 7, "apex, ns1, host.a.b, a.b, b, x.y, y");
+    }
+
+    #[test]
+    fn negative_soa_ttl_is_the_smaller_of_ttl_and_minimum() {
+        // RFC 2308 §3: SOA TTL 3600, MINIMUM 300.
+        let zone = built(HEAD).zone;
+        assert_eq!(zone.negative_soa.ttl, 300);
+        assert_eq!(zone.negative_soa.rtype, rtype::SOA);
+        assert_eq!(zone.serial, 7);
+        // SOA TTL 120, MINIMUM 600.
+        let zone =
+            built("@ 120 IN SOA ns1 hostmaster 8 7200 3600 1209600 600\n@ 3600 IN NS ns1\n").zone;
+        assert_eq!(zone.negative_soa.ttl, 120);
+        assert_eq!(zone.serial, 8);
+        // The positive SOA keeps its own TTL.
+        let apex = node(&zone, "@").expect("apex");
+        assert_eq!(apex.rrset(rtype::SOA).expect("SOA").ttl, 120);
+    }
+
+    #[test]
+    fn cname_beside_other_data_is_an_error_with_its_position() {
+        // Either order: the second record is the one reported.
+        let errs = errors(&format!("{HEAD}www IN A 192.0.2.80\nwww IN CNAME ns1\n"));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with(&format!("{FILE}:7:1: ")), "{errs:?}");
+        assert!(errs[0].contains("CNAME"), "{errs:?}");
+        let errs = errors(&format!("{HEAD}www IN CNAME ns1\nwww IN A 192.0.2.80\n"));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with(&format!("{FILE}:7:1: ")), "{errs:?}");
+        assert!(errs[0].contains("beside a CNAME"), "{errs:?}");
+        // CNAME at the apex hides SOA and NS.
+        let errs = errors(&format!("{HEAD}@ IN CNAME www.other.test.\n"));
+        assert!(errs[0].starts_with(&format!("{FILE}:6:1: ")), "{errs:?}");
+    }
+
+    #[test]
+    fn soa_outside_the_apex_is_an_error() {
+        let errs = errors(&format!(
+            "{HEAD}www IN A 192.0.2.80\nwww IN SOA ns1 hostmaster 1 2 3 4 5\n"
+        ));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with(&format!("{FILE}:7:1: ")), "{errs:?}");
+        assert!(errs[0].contains("not the zone apex"), "{errs:?}");
+    }
+
+    #[test]
+    fn zone_wide_errors_point_at_the_file_start() {
+        let errs = errors("@ 3600 IN NS ns1\nns1 3600 IN A 192.0.2.1\n");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with(&format!("{FILE}:1:1: ")), "{errs:?}");
+        assert!(errs[0].contains("no SOA"), "{errs:?}");
+    }
+
+    #[test]
+    fn every_error_is_reported() {
+        let errs = errors(&format!(
+            "{HEAD}a IN A 192.0.2.1\na IN CNAME ns1\nb IN SOA ns1 h 1 2 3 4 5\nc IN CNAME ns1\nc IN CNAME www\n"
+        ));
+        let lines: Vec<&str> = errs
+            .iter()
+            .map(|e| e.split(": ").next().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            lines,
+            ["t.zone:7:1", "t.zone:8:1", "t.zone:10:1"],
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn policy_and_plain_records_do_not_mix() {
+        // Plain after policy sets.
+        let errs = errors(&format!(
+            "{HEAD}www IN A 192.0.2.1 ;@ weighted id=a weight=1\nwww IN A 192.0.2.2\n"
+        ));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with(&format!("{FILE}:7:1: ")), "{errs:?}");
+        assert!(
+            errs[0].contains("plain A record beside weighted policy sets"),
+            "{errs:?}"
+        );
+        // Policy after plain records.
+        let errs = errors(&format!(
+            "{HEAD}www IN A 192.0.2.2\nwww IN A 192.0.2.1 ;@ weighted id=a weight=1\n"
+        ));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with(&format!("{FILE}:7:1: ")), "{errs:?}");
+        assert!(errs[0].contains("beside plain A records"), "{errs:?}");
+        // Two policies at one owner and type.
+        let errs = errors(&format!(
+            "{HEAD}www IN A 192.0.2.1 ;@ weighted id=a weight=1\nwww IN A 192.0.2.2 ;@ failover id=p role=primary\n"
+        ));
+        assert!(errs[0].starts_with(&format!("{FILE}:7:1: ")), "{errs:?}");
+        assert!(errs[0].contains("one policy per record set"), "{errs:?}");
+        // Other types at the same owner are fine.
+        let zone = built(&format!(
+            "{HEAD}www IN A 192.0.2.1 ;@ weighted id=a weight=1\nwww IN AAAA 2001:db8::1\n"
+        ))
+        .zone;
+        let www = node(&zone, "www").expect("www");
+        assert!(www.policy(rtype::A).is_some() && www.rrset(rtype::AAAA).is_some());
+    }
+
+    #[test]
+    fn policy_records_group_into_sets() {
+        let zone = built(&format!(
+            "{HEAD}www IN A 192.0.2.1 ;@ weighted id=a weight=70\nwww IN A 192.0.2.2 ;@ weighted id=a weight=70\nwww IN A 192.0.2.3 ;@ weighted id=b weight=30\n"
+        ))
+        .zone;
+        let group = node(&zone, "www")
+            .and_then(|n| n.policy(rtype::A))
+            .expect("group");
+        assert_eq!(group.kind, crate::policy::Kind::Weighted);
+        let sets: Vec<(&str, u16)> = group.sets.iter().map(|s| (&*s.id, s.rrset.count)).collect();
+        assert_eq!(sets, [("a", 2), ("b", 1)]);
+    }
+
+    #[test]
+    fn data_below_a_dname_is_a_warning_and_occluded() {
+        let b = built(&format!(
+            "{HEAD}legacy IN DNAME new\nwww.legacy IN A 192.0.2.9\n"
+        ));
+        assert_eq!(flags(&b.zone, "www.legacy"), FLAG_OCCLUDED);
+        assert_eq!(b.warnings.len(), 1, "{:?}", b.warnings);
+        assert!(b.warnings[0].message.contains("below a DNAME"));
+    }
+
+    #[test]
+    fn differing_ttls_in_an_rrset_warn_and_the_first_wins() {
+        let b = built(&format!(
+            "{HEAD}www 300 IN A 192.0.2.1\nwww 600 IN A 192.0.2.2\n"
+        ));
+        assert_eq!(b.warnings.len(), 1);
+        assert_eq!(b.warnings[0].position.line, 7);
+        let www = node(&b.zone, "www")
+            .and_then(|n| n.rrset(rtype::A))
+            .expect("A");
+        assert_eq!((www.ttl, www.count), (300, 2));
+    }
+}

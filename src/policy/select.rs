@@ -426,3 +426,436 @@ fn multivalue<'g>(
     });
     pool
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::path::Path;
+
+    use super::*;
+    use crate::geo::GeoDb;
+    use crate::policy::{Collection, LatencyRow, Region};
+    use crate::proto::{rtype, Rrset};
+
+    /// Hands out given draws and records the bound of each.
+    struct Draws {
+        values: RefCell<VecDeque<u64>>,
+        asked: RefCell<Vec<u64>>,
+    }
+
+    impl Draws {
+        fn new(values: &[u64]) -> Self {
+            Self {
+                values: RefCell::new(values.iter().copied().collect()),
+                asked: RefCell::new(Vec::new()),
+            }
+        }
+
+        fn asked(&self) -> Vec<u64> {
+            self.asked.borrow().clone()
+        }
+    }
+
+    impl Random for Draws {
+        fn below(&self, n: u64) -> u64 {
+            self.asked.borrow_mut().push(n);
+            let v = self.values.borrow_mut().pop_front().expect("a scripted draw");
+            assert!(v < n, "draw {v} not below {n}");
+            v
+        }
+    }
+
+    /// Always draws 0: no weighted or shuffled choice changes anything.
+    struct Zeros;
+
+    impl Random for Zeros {
+        fn below(&self, _n: u64) -> u64 {
+            0
+        }
+    }
+
+    fn set(id: &str, rule: Rule, health: Option<u32>) -> PolicySet {
+        PolicySet {
+            id: id.into(),
+            rule,
+            health,
+            evaluate_health: false,
+            rrset: Rrset::new(rtype::A, 60, &[&[192, 0, 2, 1]]),
+        }
+    }
+
+    fn group(kind: Kind, sets: Vec<PolicySet>) -> PolicyGroup {
+        PolicyGroup {
+            rtype: rtype::A,
+            kind,
+            sets,
+        }
+    }
+
+    fn geo_config() -> PolicyConfig {
+        let db = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/geo/test-city.mmdb");
+        let regions = vec![
+            Region {
+                name: "eu-central".into(),
+                coordinates: (50.11, 8.68),
+            },
+            Region {
+                name: "us-west".into(),
+                coordinates: (37.77, -122.42),
+            },
+        ];
+        let collections = vec![Collection {
+            name: "corp".into(),
+            locations: vec![
+                ("office".into(), vec!["127.0.0.0/24".parse().unwrap()]),
+                ("lab".into(), vec!["127.0.0.2/32".parse().unwrap()]),
+            ],
+        }];
+        let latency = vec![LatencyRow {
+            prefix: "127.0.0.4/32".parse().unwrap(),
+            ms: vec![(0, 120), (1, 15)],
+        }];
+        PolicyConfig::new(
+            Vec::new(),
+            regions,
+            collections,
+            latency,
+            Some(GeoDb::open(&db).expect("test GeoIP database")),
+        )
+    }
+
+    /// What one decision chose (set ids), its ECS scope and whether it
+    /// had to answer with an unhealthy set.
+    struct Outcome {
+        ids: Vec<String>,
+        scope: Option<u8>,
+        degraded: bool,
+    }
+
+    fn choose(
+        group: &PolicyGroup,
+        config: &PolicyConfig,
+        healthy: &[bool],
+        client: Option<(&str, Option<u8>)>,
+        random: &dyn Random,
+    ) -> Outcome {
+        let health = HealthTable::new(healthy.to_vec());
+        let ip = client.map(|(a, _)| a.parse().expect("address"));
+        let prefix = client.and_then(|(_, p)| p);
+        let mut env = Env::new(config, &health, ip, prefix, random);
+        let chosen = select(group, &mut env, &mut |_| true);
+        Outcome {
+            ids: chosen.iter().map(|s| s.id.to_string()).collect(),
+            scope: env.scope,
+            degraded: env.degraded,
+        }
+    }
+
+    fn weighted_group() -> PolicyGroup {
+        group(
+            Kind::Weighted,
+            vec![
+                set("blue", Rule::Weighted { weight: 70 }, Some(0)),
+                set("green", Rule::Weighted { weight: 30 }, Some(1)),
+                set("spare1", Rule::Weighted { weight: 0 }, Some(2)),
+                set("spare2", Rule::Weighted { weight: 0 }, Some(3)),
+            ],
+        )
+    }
+
+    #[test]
+    fn weighted_draws_and_health_rules() {
+        let config = PolicyConfig::default();
+        let g = weighted_group();
+        // (health of blue, green, spare1, spare2; draw; bound; chosen; degraded)
+        let cases: [([bool; 4], u64, u64, &str, bool); 8] = [
+            ([true; 4], 0, 100, "blue", false),
+            ([true; 4], 69, 100, "blue", false),
+            ([true; 4], 70, 100, "green", false),
+            ([true; 4], 99, 100, "green", false),
+            // Unhealthy sets leave the draw.
+            ([false, true, true, true], 0, 30, "green", false),
+            // Every non-zero set down: the healthy zero-weight sets, equally.
+            ([false, false, true, true], 1, 2, "spare2", false),
+            ([false, false, false, true], 0, 1, "spare2", false),
+            // Everything down: all count as healthy, weights again.
+            ([false; 4], 70, 100, "green", true),
+        ];
+        for (healthy, draw, bound, want, degraded) in cases {
+            let draws = Draws::new(&[draw]);
+            let out = choose(&g, &config, &healthy, None, &draws);
+            assert_eq!(out.ids, [want], "{healthy:?} draw {draw}");
+            assert_eq!(draws.asked(), [bound], "{healthy:?} draw {draw}");
+            assert_eq!(out.degraded, degraded, "{healthy:?}");
+            assert_eq!(out.scope, None, "weights do not depend on location");
+        }
+        // All weights zero: equal chances.
+        let zeros = group(
+            Kind::Weighted,
+            vec![
+                set("a", Rule::Weighted { weight: 0 }, None),
+                set("b", Rule::Weighted { weight: 0 }, None),
+                set("c", Rule::Weighted { weight: 0 }, None),
+            ],
+        );
+        let draws = Draws::new(&[2]);
+        assert_eq!(choose(&zeros, &config, &[], None, &draws).ids, ["c"]);
+        assert_eq!(draws.asked(), [3]);
+    }
+
+    #[test]
+    fn failover_primary_while_healthy() {
+        let config = PolicyConfig::default();
+        // Secondary first in the file: the role decides, not the order.
+        let g = group(
+            Kind::Failover,
+            vec![
+                set("s", Rule::Failover { primary: false }, Some(1)),
+                set("p", Rule::Failover { primary: true }, Some(0)),
+            ],
+        );
+        for (healthy, want, degraded) in [
+            ([true, true], "p", false),
+            ([false, true], "s", false),
+            ([true, false], "p", false),
+            ([false, false], "p", true),
+        ] {
+            let out = choose(&g, &config, &healthy, None, &Zeros);
+            assert_eq!(out.ids, [want], "{healthy:?}");
+            assert_eq!(out.degraded, degraded, "{healthy:?}");
+            assert_eq!(out.scope, None);
+        }
+    }
+
+    fn geo_group() -> PolicyGroup {
+        group(
+            Kind::Geolocation,
+            vec![
+                set("any", Rule::Geolocation(GeoMatch::Default), Some(4)),
+                set("eu", Rule::Geolocation(GeoMatch::Continent(*b"EU")), Some(2)),
+                set(
+                    "by",
+                    Rule::Geolocation(GeoMatch::Subdivision(*b"DE", "BY".into())),
+                    Some(0),
+                ),
+                set("de", Rule::Geolocation(GeoMatch::Country(*b"DE")), Some(1)),
+                set("us", Rule::Geolocation(GeoMatch::Country(*b"US")), Some(3)),
+            ],
+        )
+    }
+
+    #[test]
+    fn geolocation_most_specific_healthy_match() {
+        let config = geo_config();
+        let g = geo_group();
+        let munich = Some(("127.0.0.1", None));
+        // health: by, de, eu, us, any
+        for (healthy, want) in [
+            ([true; 5], "by"),
+            ([false, true, true, true, true], "de"),
+            ([false, false, true, true, true], "eu"),
+            ([false, false, false, true, true], "any"),
+        ] {
+            let out = choose(&g, &config, &healthy, munich, &Zeros);
+            assert_eq!(out.ids, [want], "{healthy:?}");
+            assert!(!out.degraded);
+            // The database network of 127.0.0.1 is a /32.
+            assert_eq!(out.scope, Some(32));
+        }
+        let all_down = choose(&g, &config, &[false; 5], munich, &Zeros);
+        assert_eq!(all_down.ids.len(), 1);
+        assert!(all_down.degraded);
+
+        for (client, want, scope) in [
+            (("127.0.0.2", None), "us", Some(32)),
+            (("127.0.0.4", None), "eu", Some(32)),
+            (("127.0.0.8", None), "any", Some(32)),
+            // By ECS: the scope is the database network, at most the source.
+            (("192.0.2.0", Some(24)), "by", Some(24)),
+            (("192.0.2.77", Some(32)), "by", Some(24)),
+            (("100.64.0.0", Some(12)), "any", Some(12)),
+        ] {
+            let out = choose(&g, &config, &[true; 5], Some(client), &Zeros);
+            assert_eq!(out.ids, [want], "{client:?}");
+            assert_eq!(out.scope, scope, "{client:?}");
+        }
+        // Location unknown (ECS /0): the default, scope 0.
+        let health = HealthTable::new(vec![true; 5]);
+        let mut env = Env::new(&config, &health, None, Some(0), &Zeros);
+        let chosen = select(&g, &mut env, &mut |_| true);
+        assert_eq!(chosen.len(), 1);
+        assert_eq!(&*chosen[0].id, "any");
+        assert_eq!(env.scope, Some(0));
+
+        // No match and no default: nothing (NODATA).
+        let nodef = group(
+            Kind::Geolocation,
+            vec![set("us", Rule::Geolocation(GeoMatch::Country(*b"US")), None)],
+        );
+        assert!(choose(&nodef, &config, &[], munich, &Zeros).ids.is_empty());
+    }
+
+    #[test]
+    fn geoproximity_smallest_biased_distance_among_healthy() {
+        let config = geo_config();
+        let g = |bias: i8| {
+            group(
+                Kind::Geoproximity,
+                vec![
+                    set(
+                        "fra",
+                        Rule::Geoproximity {
+                            coordinates: (50.11, 8.68),
+                            bias: 0,
+                        },
+                        Some(0),
+                    ),
+                    set(
+                        "sfo",
+                        Rule::Geoproximity {
+                            coordinates: (37.77, -122.42),
+                            bias,
+                        },
+                        Some(1),
+                    ),
+                ],
+            )
+        };
+        let sao_paulo = Some(("127.0.0.7", None));
+        // 9829 km to Frankfurt, 10434 km to San Francisco.
+        assert_eq!(choose(&g(0), &config, &[true; 2], sao_paulo, &Zeros).ids, ["fra"]);
+        // 10434 × (1 − 0.10) = 9391 < 9829.
+        assert_eq!(choose(&g(10), &config, &[true; 2], sao_paulo, &Zeros).ids, ["sfo"]);
+        // 10434 × (1 − 0.05) = 9912 > 9829.
+        assert_eq!(choose(&g(5), &config, &[true; 2], sao_paulo, &Zeros).ids, ["fra"]);
+        // Negative bias shrinks a set's area: Munich still nearest Frankfurt.
+        let munich = Some(("127.0.0.1", None));
+        assert_eq!(choose(&g(-99), &config, &[true; 2], munich, &Zeros).ids, ["fra"]);
+        // Unhealthy sets are skipped.
+        let out = choose(&g(0), &config, &[false, true], munich, &Zeros);
+        assert_eq!(out.ids, ["sfo"]);
+        assert!(!out.degraded);
+        assert_eq!(out.scope, Some(32));
+    }
+
+    #[test]
+    fn latency_table_row_else_distance() {
+        let config = geo_config();
+        let g = group(
+            Kind::Latency,
+            vec![
+                set("eu", Rule::Latency { region: 0 }, Some(0)),
+                set("us", Rule::Latency { region: 1 }, Some(1)),
+            ],
+        );
+        // Paris has a row (eu 120 ms, us 15 ms); by distance it is 478 km
+        // from eu-central.
+        let out = choose(&g, &config, &[true; 2], Some(("127.0.0.4", None)), &Zeros);
+        assert_eq!(out.ids, ["us"]);
+        assert_eq!(out.scope, Some(32), "the row's prefix");
+        // New York has no row: 4129 km to us-west, 6203 km to eu-central.
+        let out = choose(&g, &config, &[true; 2], Some(("127.0.0.3", None)), &Zeros);
+        assert_eq!(out.ids, ["us"]);
+        let out = choose(&g, &config, &[true; 2], Some(("127.0.0.1", None)), &Zeros);
+        assert_eq!(out.ids, ["eu"]);
+        // The lowest latency down: the next.
+        let out = choose(&g, &config, &[true, false], Some(("127.0.0.4", None)), &Zeros);
+        assert_eq!(out.ids, ["eu"]);
+        // By ECS, without a row: the database network's scope.
+        let out = choose(&g, &config, &[true; 2], Some(("198.51.100.0", Some(24))), &Zeros);
+        assert_eq!(out.ids, ["us"]);
+        assert_eq!(out.scope, Some(24));
+    }
+
+    #[test]
+    fn cidr_longest_prefix_with_default() {
+        let config = geo_config();
+        let cidr = |location: Option<u32>| Rule::Cidr {
+            collection: 0,
+            location,
+        };
+        let g = group(
+            Kind::Cidr,
+            vec![
+                set("office", cidr(Some(0)), Some(0)),
+                set("lab", cidr(Some(1)), Some(1)),
+                set("other", cidr(None), None),
+            ],
+        );
+        let pick = |client: (&str, Option<u8>), healthy: &[bool]| {
+            choose(&g, &config, healthy, Some(client), &Zeros)
+        };
+        let out = pick(("127.0.0.3", None), &[true; 2]);
+        assert_eq!((out.ids, out.scope), (vec!["office".to_string()], Some(24)));
+        let out = pick(("127.0.0.2", None), &[true; 2]);
+        assert_eq!((out.ids, out.scope), (vec!["lab".to_string()], Some(32)));
+        // Unhealthy match: the default.
+        let out = pick(("127.0.0.3", None), &[false, true]);
+        assert_eq!(out.ids, ["other"]);
+        // No match: the default.
+        assert_eq!(pick(("192.0.2.1", None), &[true; 2]).ids, ["other"]);
+        // ECS narrower than the matched prefix: the scope is capped.
+        let out = pick(("127.0.0.0", Some(16)), &[true; 2]);
+        assert_eq!(out.scope, Some(16));
+
+        // Without a default: no match gives nothing.
+        let nodef = group(Kind::Cidr, vec![set("office", cidr(Some(0)), None)]);
+        let out = choose(&nodef, &config, &[], Some(("192.0.2.1", None)), &Zeros);
+        assert!(out.ids.is_empty());
+    }
+
+    #[test]
+    fn multivalue_up_to_eight_healthy() {
+        let config = PolicyConfig::default();
+        let ten = group(
+            Kind::Multivalue,
+            (0..10)
+                .map(|i| set(&format!("m{i}"), Rule::Multivalue, Some(i)))
+                .collect(),
+        );
+        // All healthy: eight distinct, and the shuffle draws from what is left.
+        let draws = Draws::new(&[9, 0, 0, 0, 0, 0, 0, 0]);
+        let out = choose(&ten, &config, &[true; 10], None, &draws);
+        assert_eq!(out.ids.len(), 8);
+        assert_eq!(out.ids[0], "m9");
+        assert_eq!(draws.asked(), [10, 9, 8, 7, 6, 5, 4, 3]);
+        assert!(!out.degraded);
+        assert_eq!(out.scope, None);
+
+        // Only the healthy ones.
+        let mut healthy = [false; 10];
+        healthy[2] = true;
+        healthy[5] = true;
+        let mut ids = choose(&ten, &config, &healthy, None, &Zeros).ids;
+        ids.sort();
+        assert_eq!(ids, ["m2", "m5"]);
+
+        // None healthy: up to eight of the unhealthy ones.
+        let out = choose(&ten, &config, &[false; 10], None, &Zeros);
+        let mut distinct = out.ids.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 8);
+        assert!(out.degraded);
+    }
+
+    #[test]
+    fn evaluate_health_adds_the_alias_target_verdict() {
+        let config = PolicyConfig::default();
+        let mut primary = set("p", Rule::Failover { primary: true }, None);
+        primary.evaluate_health = true;
+        let g = group(
+            Kind::Failover,
+            vec![primary, set("s", Rule::Failover { primary: false }, None)],
+        );
+        let health = HealthTable::default();
+        let mut env = Env::new(&config, &health, None, None, &Zeros);
+        let chosen = select(&g, &mut env, &mut |s| &*s.id != "p");
+        assert_eq!(chosen.len(), 1);
+        assert_eq!(&*chosen[0].id, "s");
+        let mut env = Env::new(&config, &health, None, None, &Zeros);
+        let chosen = select(&g, &mut env, &mut |_| true);
+        assert_eq!(&*chosen[0].id, "p");
+    }
+}

@@ -749,3 +749,259 @@ fn add_addresses<'a>(zone: &'a Zone, target: &'a [u8], answer: &mut Answer<'a>) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::random::SplitMix;
+    use crate::query::tests::{example_world, signed_world, World};
+
+    fn wire(name: &str) -> Vec<u8> {
+        Name::parse(name, None)
+            .expect("name")
+            .to_lowercase()
+            .as_wire()
+            .to_vec()
+    }
+
+    /// Looks `qname` up in the world's first view, with every check up and
+    /// the client's location unknown.
+    fn lookup<'w>(world: &'w World, qname: &str, qtype: u16) -> Answer<'w> {
+        world.set_down(&[]);
+        let health = world.snapshot.health.load();
+        let random = SplitMix::seeded(1);
+        let mut env = Env::new(&world.snapshot.policy, &health, None, None, &random);
+        resolve(&world.snapshot.views[0], &wire(qname), qtype, &mut env)
+    }
+
+    fn types(entries: &[NamedRrset<'_>]) -> Vec<u16> {
+        entries.iter().map(|e| e.rrset.get().rtype).collect()
+    }
+
+    #[test]
+    fn positive_answer_records_nothing_to_prove() {
+        let world = example_world();
+        let a = lookup(&world, "www.example.test.", rtype::A);
+        assert_eq!(a.rcode, rcode::NOERROR);
+        assert!(a.authoritative);
+        assert_eq!(types(&a.answer), [rtype::A]);
+        assert!(matches!(a.answer[0].owner, Owner::Question));
+        assert!(a.authority.is_empty() && a.additional.is_empty());
+        assert!(a.wildcards.is_empty() && a.denials.is_empty() && a.synthesis.is_none());
+    }
+
+    #[test]
+    fn nxdomain_records_the_closest_encloser() {
+        let world = example_world();
+        for (qname, encloser) in [
+            ("nope.example.test.", "example.test."),
+            ("a.b.nope.example.test.", "example.test."),
+            ("x.existing.apps.example.test.", "existing.apps.example.test."),
+            // An empty non-terminal is the closest encloser (RFC 4592 §3.3.1).
+            ("x.ent.apps.example.test.", "ent.apps.example.test."),
+        ] {
+            let a = lookup(&world, qname, rtype::A);
+            assert_eq!(a.rcode, rcode::NXDOMAIN, "{qname}");
+            assert!(a.authoritative, "{qname}");
+            assert_eq!(types(&a.authority), [rtype::SOA], "{qname}");
+            // RFC 2308 §3: min(SOA TTL 3600, MINIMUM 300).
+            assert_eq!(a.authority[0].rrset.get().ttl, 300, "{qname}");
+            match a.denials.as_slice() {
+                [Denial::NxDomain { name, encloser: e, .. }] => {
+                    assert_eq!(&**name, wire(qname).as_slice(), "{qname}");
+                    assert_eq!(*e, wire(encloser).as_slice(), "{qname}");
+                }
+                other => panic!("{qname}: {other:?}"),
+            }
+            assert!(a.wildcards.is_empty(), "{qname}");
+        }
+    }
+
+    #[test]
+    fn nodata_records_the_name_and_type() {
+        let world = example_world();
+        for (qname, qtype) in [
+            ("www.example.test.", rtype::MX),
+            ("dept.example.test.", rtype::A),
+            ("existing.apps.example.test.", rtype::TXT),
+        ] {
+            let a = lookup(&world, qname, qtype);
+            assert_eq!(a.rcode, rcode::NOERROR, "{qname}");
+            assert!(a.authoritative && a.answer.is_empty(), "{qname}");
+            assert_eq!(types(&a.authority), [rtype::SOA], "{qname}");
+            match a.denials.as_slice() {
+                [Denial::NoData {
+                    name,
+                    qtype: t,
+                    wildcard: None,
+                    ..
+                }] => {
+                    assert_eq!(&**name, wire(qname).as_slice());
+                    assert_eq!(*t, qtype);
+                }
+                other => panic!("{qname}: {other:?}"),
+            }
+            assert!(a.wildcards.is_empty(), "{qname}: no wildcard at an existing name");
+        }
+    }
+
+    #[test]
+    fn wildcard_answers_record_the_expansion() {
+        let world = example_world();
+        let a = lookup(&world, "a.b.apps.example.test.", rtype::A);
+        assert_eq!((a.rcode, a.authoritative), (rcode::NOERROR, true));
+        assert_eq!(types(&a.answer), [rtype::A]);
+        assert!(a.denials.is_empty());
+        match a.wildcards.as_slice() {
+            [e] => {
+                assert_eq!(&*e.name, wire("a.b.apps.example.test.").as_slice());
+                assert_eq!(e.source, wire("*.apps.example.test.").as_slice());
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // Wildcard without the type: the expansion and a NODATA at it.
+        let a = lookup(&world, "x.apps.example.test.", rtype::MX);
+        assert!(a.answer.is_empty());
+        assert_eq!(a.wildcards.len(), 1);
+        match a.denials.as_slice() {
+            [Denial::NoData {
+                name,
+                wildcard: Some(source),
+                ..
+            }] => {
+                assert_eq!(&**name, wire("x.apps.example.test.").as_slice());
+                assert_eq!(*source, wire("*.apps.example.test.").as_slice());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn referral_is_not_authoritative_and_records_the_cut() {
+        let world = example_world();
+        for qname in ["www.sub.example.test.", "sub.example.test.", "ns.sub.example.test."] {
+            let a = lookup(&world, qname, rtype::A);
+            assert_eq!(a.rcode, rcode::NOERROR, "{qname}");
+            assert!(!a.authoritative, "{qname}");
+            assert!(a.answer.is_empty(), "{qname}");
+            assert_eq!(types(&a.authority), [rtype::NS], "{qname}");
+            assert_eq!(types(&a.additional), [rtype::A], "{qname}");
+            match a.denials.as_slice() {
+                [Denial::Referral { cut, .. }] => {
+                    assert_eq!(*cut, wire("sub.example.test.").as_slice(), "{qname}");
+                }
+                other => panic!("{qname}: {other:?}"),
+            }
+        }
+        // DS is the parent's: answered authoritatively at the cut.
+        let a = lookup(&world, "secure.example.test.", rtype::DS);
+        assert!(a.authoritative);
+        assert_eq!(types(&a.answer), [rtype::DS]);
+        assert!(a.denials.is_empty());
+    }
+
+    #[test]
+    fn cname_and_dname_chains() {
+        let world = example_world();
+        let a = lookup(&world, "chain.example.test.", rtype::A);
+        assert_eq!(types(&a.answer), [rtype::CNAME, rtype::CNAME, rtype::A]);
+        assert!(a.authoritative);
+
+        // Into the second zone: its data, still authoritative.
+        let a = lookup(&world, "out.example.test.", rtype::A);
+        assert_eq!(types(&a.answer), [rtype::CNAME, rtype::A]);
+        assert!(a.authoritative && a.rcode == rcode::NOERROR);
+
+        // DNAME: the DNAME under its own owner, then a CNAME for the
+        // question with the DNAME's TTL (RFC 6672 §3.4), then the target.
+        let a = lookup(&world, "www.legacy.example.test.", rtype::A);
+        assert_eq!(types(&a.answer), [rtype::DNAME, rtype::CNAME, rtype::A]);
+        assert!(matches!(&a.answer[0].owner, Owner::Wire(w) if *w == wire("legacy.example.test.").as_slice()));
+        assert!(matches!(a.answer[1].owner, Owner::Question));
+        assert_eq!(a.answer[1].rrset.get().ttl, 600);
+        assert_eq!(
+            a.answer[1].rrset.get().rdatas().next(),
+            Some(wire("www.new.example.test.").as_slice())
+        );
+
+        // A loop ends once every name has answered.
+        let a = lookup(&world, "loop1.example.test.", rtype::A);
+        assert_eq!(types(&a.answer), [rtype::CNAME, rtype::CNAME]);
+        assert_eq!(a.rcode, rcode::NOERROR);
+    }
+
+    #[test]
+    fn names_outside_every_zone_are_refused() {
+        let world = example_world();
+        let a = lookup(&world, "www.unserved.test.", rtype::A);
+        assert_eq!(a.rcode, rcode::REFUSED);
+        assert!(!a.authoritative);
+        assert!(a.answer.is_empty() && a.authority.is_empty() && a.denials.is_empty());
+    }
+
+    #[test]
+    fn dnssec_questions_in_a_signed_zone_are_left_to_synthesis() {
+        let world = signed_world();
+        let a = lookup(&world, "signed.test.", rtype::DNSKEY);
+        assert!(matches!(a.synthesis, Some(Synthesis::Dnskey { .. })));
+        assert!(a.answer.is_empty() && a.denials.is_empty());
+
+        let a = lookup(&world, "www.signed.test.", rtype::NSEC);
+        match &a.synthesis {
+            Some(Synthesis::Nsec { name, .. }) => {
+                assert_eq!(&**name, wire("www.signed.test.").as_slice());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(a.denials.is_empty());
+
+        // RRSIG: one signature per RRset the name holds.
+        for (qname, want) in [
+            ("www.signed.test.", vec![rtype::A, rtype::AAAA]),
+            (
+                "signed.test.",
+                vec![rtype::NS, rtype::SOA, rtype::DNSKEY],
+            ),
+        ] {
+            let a = lookup(&world, qname, rtype::RRSIG);
+            match &a.synthesis {
+                Some(Synthesis::Rrsig { name, covered, .. }) => {
+                    assert_eq!(&**name, wire(qname).as_slice());
+                    let mut got: Vec<u16> = covered.iter().map(|r| r.get().rtype).collect();
+                    got.sort_unstable();
+                    let mut want = want.clone();
+                    want.sort_unstable();
+                    assert_eq!(got, want, "{qname}");
+                }
+                other => panic!("{qname}: {other:?}"),
+            }
+        }
+
+        // DNSKEY below the apex is an ordinary NODATA.
+        let a = lookup(&world, "www.signed.test.", rtype::DNSKEY);
+        assert!(a.synthesis.is_none());
+        assert!(matches!(a.denials.as_slice(), [Denial::NoData { .. }]));
+
+        // A wildcard expansion holds no DNSSEC records of its own.
+        let a = lookup(&world, "x.wild.signed.test.", rtype::NSEC);
+        assert!(a.synthesis.is_none());
+        assert!(matches!(
+            a.denials.as_slice(),
+            [Denial::NoData {
+                wildcard: Some(_),
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn unsigned_zones_synthesise_nothing() {
+        let world = example_world();
+        for qtype in [rtype::NSEC, rtype::RRSIG, rtype::DNSKEY] {
+            let a = lookup(&world, "example.test.", qtype);
+            assert!(a.synthesis.is_none(), "type {qtype}");
+            assert!(matches!(a.denials.as_slice(), [Denial::NoData { .. }]));
+        }
+    }
+}
