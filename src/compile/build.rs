@@ -521,7 +521,7 @@ mod tests {
     fn build(text: &str) -> Result<Built, Vec<Diagnostic>> {
         let path = Path::new(FILE);
         let records = zonefile::parse_str(text, path, &origin()).expect("zone text parses");
-        let mut builder = ZoneBuilder::new(&origin(), path);
+        let mut builder = ZoneBuilder::with_capacity(&origin(), path, 0);
         for record in records {
             builder.add(record);
         }

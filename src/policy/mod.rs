@@ -178,6 +178,12 @@ impl PolicyConfig {
         }
     }
 
+    /// How many health checks the zones may refer to.
+    #[cfg(test)]
+    pub(crate) fn health_check_count(&self) -> usize {
+        self.health_index.len()
+    }
+
     pub(crate) fn health_index(&self, name: &str) -> Option<u32> {
         self.health_index.get(name).copied()
     }

@@ -85,7 +85,7 @@ impl World {
     /// Every health check healthy except those named in `down`.
     pub(super) fn set_down(&self, down: &[&str]) {
         let policy = &self.snapshot.policy;
-        let mut states = vec![true; policy.health_checks.len()];
+        let mut states = vec![true; policy.health_check_count()];
         for name in down {
             let index = policy
                 .health_index(name)
