@@ -40,6 +40,7 @@ impl ViewMatch {
     /// Whether a query from `client` matches; `key` is the lowercased wire
     /// name of the TSIG key it was signed with, once verified (`None`:
     /// unsigned).
+    #[inline]
     pub(crate) fn matches(&self, client: &Client, key: Option<&[u8]>) -> bool {
         let within = |nets: &[IpNet], addr: IpAddr| {
             nets.is_empty() || nets.iter().any(|n| n.contains(&canonical(addr)))
@@ -128,6 +129,7 @@ impl Default for Snapshot {
 impl Snapshot {
     /// The view for a query signed with the TSIG key named `key` (verified),
     /// or unsigned when `key` is `None`.
+    #[inline]
     pub(crate) fn view_for(&self, client: &Client, key: Option<&[u8]>) -> Option<&View> {
         self.views.iter().find(|v| v.matcher.matches(client, key))
     }

@@ -57,19 +57,6 @@ impl<'a> Env<'a> {
         }
     }
 
-    /// A fresh environment for a nested decision (an ALIAS target's own
-    /// policy): the same client, health and random source, nothing
-    /// recorded yet.
-    pub(crate) fn nested(&self) -> Self {
-        Self::new(
-            self.config,
-            self.health,
-            self.client_ip,
-            self.source_prefix,
-            self.random,
-        )
-    }
-
     /// A number in `0..n` (n > 0).
     fn below(&self, n: u64) -> u64 {
         self.random.below(n)
@@ -82,6 +69,7 @@ impl<'a> Env<'a> {
     }
 
     /// The client's location from the GeoIP database, looked up once.
+    #[inline]
     fn location(&mut self) -> Option<(Location, u8)> {
         if self.location.is_none() {
             let found = match (self.client_ip, &self.config.geo) {

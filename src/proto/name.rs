@@ -289,15 +289,13 @@ pub struct LowerName {
 impl LowerName {
     /// Lowercases `wire`, which must be a name of at most 255 bytes (its
     /// labels are not checked).
+    #[inline]
     pub fn new(wire: &[u8]) -> Option<Self> {
         let mut name = Self {
             bytes: [0; MAX_NAME_LEN],
             len: u8::try_from(wire.len()).ok()?,
         };
-        let dest = name.bytes.get_mut(..wire.len())?;
-        for (d, s) in dest.iter_mut().zip(wire) {
-            *d = s.to_ascii_lowercase();
-        }
+        copy_lowercase(name.bytes.get_mut(..wire.len())?, wire);
         Some(name)
     }
 
@@ -331,43 +329,60 @@ impl fmt::Debug for LowerName {
 ///
 /// A name written without pointers took exactly as many bytes as its wire
 /// form ([`LowerName::len`]); with a pointer it always took fewer.
+#[inline]
 pub fn read_name(message: &[u8], start: usize) -> Option<(LowerName, usize)> {
     let mut name = LowerName {
         bytes: [0; MAX_NAME_LEN],
         len: 0,
     };
-    let mut pos = start;
-    let mut end = None;
     let mut out = 0usize;
+    let mut pos = start;
+    // Labels are checked one by one but copied a run at a time (the bytes
+    // between pointers): this runs for every query.
+    let mut run = start;
+    let mut end = None;
     loop {
         let len = *message.get(pos)?;
         match len {
             0..=63 => {
-                let len = usize::from(len);
-                let label = message.get(pos..pos + 1 + len)?;
-                let dest = name.bytes.get_mut(out..out + 1 + len)?;
-                for (d, s) in dest.iter_mut().zip(label) {
-                    *d = s.to_ascii_lowercase();
-                }
-                out += 1 + len;
-                pos += 1 + len;
+                pos += 1 + usize::from(len);
                 if len == 0 {
+                    let bytes = message.get(run..pos)?;
+                    copy_lowercase(name.bytes.get_mut(out..out + bytes.len())?, bytes);
+                    out += bytes.len();
                     name.len = u8::try_from(out).ok()?;
                     return Some((name, end.unwrap_or(pos)));
                 }
+                if out + (pos - run) >= MAX_NAME_LEN {
+                    return None;
+                }
             }
             0xc0..=0xff => {
-                let high = usize::from(len & 0x3f);
-                let target = (high << 8) | usize::from(*message.get(pos + 1)?);
+                let target = (usize::from(len & 0x3f) << 8) | usize::from(*message.get(pos + 1)?);
                 if target >= pos {
                     return None;
                 }
+                let bytes = message.get(run..pos)?;
+                copy_lowercase(name.bytes.get_mut(out..out + bytes.len())?, bytes);
+                out += bytes.len();
                 end.get_or_insert(pos + 2);
                 pos = target;
+                run = target;
             }
             _ => return None,
         }
     }
+}
+
+/// Copies `src` into `dest` (of the same length) with ASCII letters
+/// lowered: a copy, then a lowering pass over the slice, which both run
+/// many bytes at a time where a byte-by-byte map does not (measured with
+/// bench/callgrind.sh). Length octets are below 64, which lowering leaves
+/// alone.
+#[inline]
+fn copy_lowercase(dest: &mut [u8], src: &[u8]) {
+    dest.copy_from_slice(src);
+    dest.make_ascii_lowercase();
 }
 
 pub struct Labels<'a> {
@@ -530,6 +545,24 @@ mod tests {
             let mut m = message.get(..at).unwrap().to_vec();
             m.extend_from_slice(bad);
             assert!(read_name(&m, at).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn lowercases_every_byte_value_in_any_position() {
+        // Every byte value at every offset of a long and a short run: only
+        // 'A'..='Z' change, by 0x20.
+        for len in [3usize, 8, 13, 64] {
+            for value in 0..=255u8 {
+                for at in 0..len {
+                    let mut src = vec![b'x'; len];
+                    src[at] = value;
+                    let mut dest = vec![0u8; len];
+                    copy_lowercase(&mut dest, &src);
+                    let want: Vec<u8> = src.iter().map(u8::to_ascii_lowercase).collect();
+                    assert_eq!(dest, want, "{value:#x} at {at} of {len}");
+                }
+            }
         }
     }
 

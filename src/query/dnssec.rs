@@ -42,7 +42,7 @@ pub(crate) fn synthesize<'a>(answer: &mut Answer<'a>) {
     let Some(synthesis) = answer.synthesis.take() else {
         return;
     };
-    match synthesis {
+    match *synthesis {
         Synthesis::Dnskey { zone, owner } => {
             if let Some(signer) = zone.signer.as_deref() {
                 answer.answer.push(NamedRrset {

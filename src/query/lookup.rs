@@ -64,7 +64,8 @@ pub(crate) struct Answer<'a> {
     /// What a negative answer or referral must prove when signed.
     pub(crate) denials: Vec<Denial<'a>>,
     /// DNSSEC records the question asks for, which the DNSSEC stage makes.
-    pub(crate) synthesis: Option<Synthesis<'a>>,
+    /// Boxed: rare, and an answer is moved about on every query.
+    pub(crate) synthesis: Option<Box<Synthesis<'a>>>,
 }
 
 /// A question about a signed zone's own DNSSEC records, which are made per
@@ -149,22 +150,26 @@ enum Found<'a> {
     NxDomain(Option<&'a [u8]>),
 }
 
-/// The name currently being looked up: a lowercased key plus how to write it.
-struct Current<'a> {
-    lower: LowerName,
+/// The name currently being looked up: its lowercased key (the question
+/// as parsed, or a chain target lowered into `resolve_depth`'s buffer) and
+/// how to write it.
+struct Current<'k, 'a> {
+    key: &'k [u8],
     owner: Owner<'a>,
 }
 
-impl<'a> Current<'a> {
-    fn new(wire: &[u8], owner: Owner<'a>) -> Option<Self> {
-        Some(Self {
-            lower: LowerName::new(wire)?,
-            owner,
-        })
+impl<'k> Current<'k, '_> {
+    fn key(&self) -> &'k [u8] {
+        self.key
     }
+}
 
-    fn key(&self) -> &[u8] {
-        self.lower.as_wire()
+/// The wire form of the name an owner stands for (not the question).
+fn owner_name<'o>(owner: &'o Owner<'_>) -> &'o [u8] {
+    match owner {
+        Owner::Question => &[],
+        Owner::Wire(w) => w,
+        Owner::Owned(n) => n.as_wire(),
     }
 }
 
@@ -190,10 +195,12 @@ fn resolve_depth<'a>(
         return answer;
     };
     answer.authoritative = true;
-    let Some(mut current) = Current::new(qname, Owner::Question) else {
-        answer.rcode = rcode::FORMERR;
-        return answer;
+    let mut current = Current {
+        key: qname,
+        owner: Owner::Question,
     };
+    // Where a chain target's lowered name lives while it is looked up.
+    let mut lowered;
     for _ in 0..MAX_CHAIN {
         let next = match find(zone, current.key()) {
             Found::Exact(node) => {
@@ -247,22 +254,30 @@ fn resolve_depth<'a>(
             }
         };
         let Some(next) = next else { return answer };
+        let Some(next_key) = LowerName::new(owner_name(&next)) else {
+            return answer;
+        };
+        lowered = next_key;
         // Follow the chain: into any served zone, never in a circle.
-        if chain_revisits(qname, &answer, &next) {
+        if chain_revisits(qname, &answer, lowered.as_wire()) {
             return answer;
         }
-        let Some(next_zone) = view.find_zone(next.key()) else {
+        let Some(next_zone) = view.find_zone(lowered.as_wire()) else {
             return answer;
         };
         zone = next_zone;
-        current = next;
+        current = Current {
+            key: lowered.as_wire(),
+            owner: next,
+        };
     }
     answer
 }
 
-/// True when `next` is the question or already owns an answer record.
-fn chain_revisits(qname: &[u8], answer: &Answer<'_>, next: &Current<'_>) -> bool {
-    if next.key() == qname {
+/// True when `next` (lowercased) is the question or already owns an answer
+/// record.
+fn chain_revisits(qname: &[u8], answer: &Answer<'_>, next: &[u8]) -> bool {
+    if next == qname {
         return true;
     }
     // Every name looked up so far owns a CNAME in the answer (a DNAME's own
@@ -272,8 +287,8 @@ fn chain_revisits(qname: &[u8], answer: &Answer<'_>, next: &Current<'_>) -> bool
         .iter()
         .filter(|e| e.rrset.get().rtype == rtype::CNAME);
     cnames.into_iter().any(|entry| match &entry.owner {
-        Owner::Wire(w) => w.eq_ignore_ascii_case(next.key()),
-        Owner::Owned(n) => n.as_wire().eq_ignore_ascii_case(next.key()),
+        Owner::Wire(w) => w.eq_ignore_ascii_case(next),
+        Owner::Owned(n) => n.as_wire().eq_ignore_ascii_case(next),
         Owner::Question => false,
     })
 }
@@ -384,11 +399,11 @@ struct At<'a> {
 
 fn answer_node<'a>(
     at: &At<'a>,
-    current: &Current<'a>,
+    current: &Current<'_, 'a>,
     qtype: u16,
     env: &mut Env<'_>,
     answer: &mut Answer<'a>,
-) -> Option<Current<'a>> {
+) -> Option<Owner<'a>> {
     let (zone, node) = (at.zone, at.node);
     if node.has(FLAG_CUT) && qtype != rtype::DS {
         if let Some(cut) = zone.nodes.get_key_value(current.key()) {
@@ -416,29 +431,29 @@ fn answer_node<'a>(
         let name = || Box::<[u8]>::from(current.key());
         match qtype {
             rtype::DNSKEY if current.key() == zone.apex.as_wire() => {
-                answer.synthesis = Some(Synthesis::Dnskey { zone, owner });
+                answer.synthesis = Some(Box::new(Synthesis::Dnskey { zone, owner }));
                 return None;
             }
             rtype::NSEC => {
                 let name = name();
-                answer.synthesis = Some(Synthesis::Nsec {
+                answer.synthesis = Some(Box::new(Synthesis::Nsec {
                     zone,
                     owner,
                     name,
                     node,
-                });
+                }));
                 return None;
             }
             rtype::RRSIG => {
                 let covered = covered_by_signatures(at, current, env);
                 if !covered.is_empty() {
                     let name = name();
-                    answer.synthesis = Some(Synthesis::Rrsig {
+                    answer.synthesis = Some(Box::new(Synthesis::Rrsig {
                         zone,
                         owner,
                         name,
                         covered,
-                    });
+                    }));
                     return None;
                 }
             }
@@ -483,7 +498,7 @@ fn answer_node<'a>(
         answer.push_answer(current.owner.clone(), cname);
         let target = cname.rdatas().next()?;
         let len = wire_name_len(target)?;
-        return Current::new(target.get(..len)?, Owner::Wire(target.get(..len)?));
+        return Some(Owner::Wire(target.get(..len)?));
     }
     nodata(at, current, qtype, answer);
     None
@@ -495,7 +510,7 @@ fn answer_node<'a>(
 /// left out).
 fn covered_by_signatures<'a>(
     at: &At<'a>,
-    current: &Current<'a>,
+    current: &Current<'_, 'a>,
     env: &mut Env<'_>,
 ) -> Vec<RrsetRef<'a>> {
     let mut covered: Vec<RrsetRef<'a>> = at
@@ -545,7 +560,14 @@ fn select_sets<'a>(
     });
     let view = at.view;
     let depth = at.depth;
-    let outer = env.nested();
+    // Copied out, not borrowed: `select` holds `env` mutably meanwhile.
+    let (config, health, ip, source, random) = (
+        env.config,
+        env.health,
+        env.client_ip,
+        env.source_prefix,
+        env.random,
+    );
     let mut target_healthy = |set: &PolicySet| {
         let Some(target) = set.rrset.rdatas().next() else {
             return false;
@@ -553,12 +575,13 @@ fn select_sets<'a>(
         if set.rrset.rtype != rtype::ALIAS || depth >= MAX_ALIAS_DEPTH {
             return true;
         }
-        let mut sub = outer.nested();
-        let Some(lower) = Current::new(target, Owner::Wire(target)) else {
+        // The target's own policy decides afresh for the same client.
+        let mut sub = Env::new(config, health, ip, source, random);
+        let Some(lower) = LowerName::new(target) else {
             return false;
         };
         let asked = if qtype == rtype::ANY { rtype::A } else { qtype };
-        let found = resolve_depth(view, lower.key(), asked, &mut sub, depth + 1);
+        let found = resolve_depth(view, lower.as_wire(), asked, &mut sub, depth + 1);
         !sub.degraded && found.answer.iter().any(|e| e.rrset.get().rtype == asked)
     };
     select(group, env, &mut target_healthy)
@@ -583,7 +606,7 @@ fn merge<'a>(sets: &[&'a PolicySet]) -> RrsetRef<'a> {
 fn alias_answer<'a>(
     at: &At<'a>,
     alias: &'a Rrset,
-    current: &Current<'a>,
+    current: &Current<'_, 'a>,
     qtype: u16,
     env: &mut Env<'_>,
     answer: &mut Answer<'a>,
@@ -591,21 +614,18 @@ fn alias_answer<'a>(
     let target = alias
         .rdatas()
         .next()
-        .and_then(|t| Some(t.get(..wire_name_len(t)?)?.to_vec()));
-    let found = match target
-        .as_deref()
-        .and_then(|t| Current::new(t, Owner::Wire(&[])))
-    {
+        .and_then(|t| LowerName::new(t.get(..wire_name_len(t)?)?));
+    let found = match target {
         Some(target) if at.depth < MAX_ALIAS_DEPTH => {
             env.note(|| {
                 format!(
                     "ALIAS to {}",
-                    Name::from_wire(target.key())
+                    Name::from_wire(target.as_wire())
                         .map(|n| n.to_string())
                         .unwrap_or_default()
                 )
             });
-            resolve_depth(at.view, target.key(), qtype, env, at.depth + 1)
+            resolve_depth(at.view, target.as_wire(), qtype, env, at.depth + 1)
         }
         _ => Answer::default(),
     };
@@ -629,7 +649,7 @@ fn alias_answer<'a>(
 
 /// RFC 8482 §4.2: one RRset answers ANY, so ANY cannot be used to amplify.
 /// We pick the first RRset of the node in type order, which is stable.
-fn any<'a>(at: &At<'a>, current: &Current<'a>, answer: &mut Answer<'a>) -> Option<Current<'a>> {
+fn any<'a>(at: &At<'a>, current: &Current<'_, 'a>, answer: &mut Answer<'a>) -> Option<Owner<'a>> {
     match at.node.rrsets.first() {
         Some(rrset) => {
             answer.push_answer(current.owner.clone(), rrset);
@@ -641,7 +661,7 @@ fn any<'a>(at: &At<'a>, current: &Current<'a>, answer: &mut Answer<'a>) -> Optio
 }
 
 /// NODATA at a node that exists (or a wildcard standing in for it).
-fn nodata<'a>(at: &At<'a>, current: &Current<'a>, qtype: u16, answer: &mut Answer<'a>) {
+fn nodata<'a>(at: &At<'a>, current: &Current<'_, 'a>, qtype: u16, answer: &mut Answer<'a>) {
     negative(at.zone, answer);
     answer.denials.push(Denial::NoData {
         zone: at.zone,
@@ -680,9 +700,9 @@ fn referral<'a>(zone: &'a Zone, cut: &'a [u8], node: &'a Node, answer: &mut Answ
 fn dname<'a>(
     owner: &'a [u8],
     node: &'a Node,
-    current: &Current<'a>,
+    current: &Current<'_, 'a>,
     answer: &mut Answer<'a>,
-) -> Option<Current<'a>> {
+) -> Option<Owner<'a>> {
     let dname = node.rrset(rtype::DNAME)?;
     answer.push_answer(Owner::Wire(owner), dname);
     let target = dname.rdatas().next()?;
@@ -699,7 +719,7 @@ fn dname<'a>(
         owner: current.owner.clone(),
         rrset: RrsetRef::Owned(cname),
     });
-    Current::new(substituted.as_wire(), Owner::Owned(substituted.clone()))
+    Some(Owner::Owned(substituted))
 }
 
 /// Additional-section processing (RFC 1035 §3.3, RFC 9460 §4.1): addresses
@@ -727,10 +747,10 @@ fn add_addresses<'a>(zone: &'a Zone, target: &'a [u8], answer: &mut Answer<'a>) 
     let Some(target) = target.get(..len) else {
         return;
     };
-    let Some(current) = Current::new(target, Owner::Wire(target)) else {
+    let Some(lower) = LowerName::new(target) else {
         return;
     };
-    let Some(node) = zone.node(current.key()) else {
+    let Some(node) = zone.node(lower.as_wire()) else {
         return;
     };
     let already = answer.additional.iter().any(|e| match e.owner {
@@ -944,11 +964,11 @@ mod tests {
     fn dnssec_questions_in_a_signed_zone_are_left_to_synthesis() {
         let world = signed_world();
         let a = lookup(&world, "signed.test.", rtype::DNSKEY);
-        assert!(matches!(a.synthesis, Some(Synthesis::Dnskey { .. })));
+        assert!(matches!(a.synthesis.as_deref(), Some(Synthesis::Dnskey { .. })));
         assert!(a.answer.is_empty() && a.denials.is_empty());
 
         let a = lookup(&world, "www.signed.test.", rtype::NSEC);
-        match &a.synthesis {
+        match a.synthesis.as_deref() {
             Some(Synthesis::Nsec { name, .. }) => {
                 assert_eq!(&**name, wire("www.signed.test.").as_slice());
             }
@@ -965,7 +985,7 @@ mod tests {
             ),
         ] {
             let a = lookup(&world, qname, rtype::RRSIG);
-            match &a.synthesis {
+            match a.synthesis.as_deref() {
                 Some(Synthesis::Rrsig { name, covered, .. }) => {
                     assert_eq!(&**name, wire(qname).as_slice());
                     let mut got: Vec<u16> = covered.iter().map(|r| r.get().rtype).collect();

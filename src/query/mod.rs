@@ -160,6 +160,7 @@ pub(crate) fn client_location(
 /// Picks the view, locates the client, looks the name up (policies
 /// included) and makes the DNSSEC records the question asks for. `None`:
 /// no view serves this client (REFUSED).
+#[inline(always)]
 pub(crate) fn resolve<'s>(
     snapshot: &'s Snapshot,
     question: &Question<'_>,
@@ -174,7 +175,9 @@ pub(crate) fn resolve<'s>(
         env.trace = Some(Vec::new());
     }
     let mut answer = lookup::resolve(view, question.qname, question.qtype, &mut env);
-    dnssec::synthesize(&mut answer);
+    if answer.synthesis.is_some() {
+        dnssec::synthesize(&mut answer);
+    }
     Some(Resolution {
         view,
         answer,
