@@ -70,8 +70,9 @@ pub(super) struct Observation {
     pub at: SystemTime,
 }
 
+/// One check on the board: its definition and everything known of it.
 #[derive(Debug, Clone)]
-pub(super) struct Entry {
+pub(super) struct CheckState {
     pub def: CheckDef,
     /// Which probe task may report: results from a task started for an
     /// older definition are dropped.
@@ -89,7 +90,7 @@ pub(super) struct Entry {
 /// Every check's state, in index order.
 #[derive(Debug, Default)]
 pub(super) struct Board {
-    pub entries: Vec<Entry>,
+    pub entries: Vec<CheckState>,
     index: HashMap<String, usize>,
     next_epoch: u64,
 }
@@ -101,9 +102,9 @@ impl Board {
         board
     }
 
-    fn fresh(&mut self, def: &CheckDef) -> Entry {
+    fn fresh(&mut self, def: &CheckDef) -> CheckState {
         self.next_epoch += 1;
-        Entry {
+        CheckState {
             def: def.clone(),
             epoch: self.next_epoch,
             tracker: Tracker::new(),
@@ -121,7 +122,7 @@ impl Board {
     /// Returns whether the names or their order changed (the published
     /// table then has a new layout).
     pub(super) fn reconfigure(&mut self, defs: &[CheckDef]) -> bool {
-        let mut old: HashMap<String, Entry> = self
+        let mut old: HashMap<String, CheckState> = self
             .entries
             .drain(..)
             .map(|e| (e.def.name.clone(), e))
@@ -175,7 +176,7 @@ impl Board {
         !same_layout
     }
 
-    pub(super) fn get(&self, name: &str) -> Option<&Entry> {
+    pub(super) fn get(&self, name: &str) -> Option<&CheckState> {
         self.index.get(name).and_then(|&i| self.entries.get(i))
     }
 
@@ -194,7 +195,7 @@ impl Board {
         !self.settle().is_empty()
     }
 
-    fn apply(e: &mut Entry, obs: Observation) {
+    fn apply(e: &mut CheckState, obs: Observation) {
         match obs.outcome {
             Outcome::Unknown => e.unknown = true,
             Outcome::Up | Outcome::Down => {

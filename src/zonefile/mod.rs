@@ -9,7 +9,7 @@
 //!
 //! The output is deliberately plain: owner, TTL, class, type and the rdata in
 //! uncompressed wire form. Semantic checks (CNAME beside other data, records
-//! outside the zone, policy annotations) belong to `zone::build`.
+//! outside the zone, policy annotations) belong to `compile::build`.
 
 mod generate;
 mod lexer;
