@@ -4,10 +4,11 @@
 # query path (quote it beside compare.sh's ratios).
 #
 # For each variant (plain: the shared 10,000-name benchmark zone; weighted
-# and geo: the same zone with every A/AAAA RRset turned into policy sets, as
-# bench/policy.sh makes them) it runs SIGNPOSTD under callgrind twice, once
-# answering N queries and once 2N, one query at a time from the shared query
-# file, and prints (instructions(2N) - instructions(N)) / N: the user-space
+# and geo: the same zone with every A/AAAA RRset turned into policy sets by
+# bench/policy-zones.py, as for bench/policy.sh) it runs SIGNPOSTD under
+# callgrind twice, once answering N queries and once 2N, one query at a
+# time from the shared query file, and prints
+# (instructions(2N) - instructions(N)) / N: the user-space
 # cost of receiving, answering and sending one query, start-up cancelled
 # out. Every reply is awaited, so each recvmmsg returns one datagram and the
 # count does not depend on timing. N defaults to 2000 (CALLGRIND_QUERIES).
@@ -28,24 +29,7 @@ W=${CALLGRIND_DIR:-/tmp/signpost-callgrind}
 mkdir -p "$W"
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
 
-python3 - "$ZONE" "$W" <<'PY'
-import re, sys
-src, out = sys.argv[1], sys.argv[2]
-rr = re.compile(r"^(\S+) IN (A|AAAA) (\S+)$")
-weighted, geo = [], []
-for line in open(src):
-    line = line.rstrip("\n")
-    m = rr.match(line)
-    if not m or m.group(1) in ("@", "ns1", "ns2"):
-        weighted.append(line); geo.append(line); continue
-    weighted.append(f"{line} ;@ weighted id=a weight=70")
-    weighted.append(f"{line} ;@ weighted id=b weight=30")
-    geo.append(f"{line} ;@ geolocation id=eu continent=EU")
-    geo.append(f"{line} ;@ geolocation id=us country=US")
-    geo.append(f"{line} ;@ geolocation id=any location=*")
-open(f"{out}/weighted.zone", "w").write("\n".join(weighted) + "\n")
-open(f"{out}/geo.zone", "w").write("\n".join(geo) + "\n")
-PY
+python3 "$HERE/policy-zones.py" "$ZONE" "$W" || exit 1
 cat > "$W/geo.toml" <<TOML
 [server]
 listen = ["127.0.0.1:0"]

@@ -27,24 +27,7 @@ export LOADGEN=dnsblast BLAST_ARGS="-c 8 -w 16 -b 16 -l ${DURATION:-8}"
 W=${POLICY_BENCH_DIR:-/tmp/signpost-policy-bench}
 mkdir -p "$W"
 BIN="$REPO/target/release/signpostd"
-python3 - "$ZONE" "$W" <<'PY'
-import re, sys
-src, out = sys.argv[1], sys.argv[2]
-rr = re.compile(r"^(\S+) IN (A|AAAA) (\S+)$")
-weighted, geo = [], []
-for line in open(src):
-    line = line.rstrip("\n")
-    m = rr.match(line)
-    if not m or m.group(1) in ("@", "ns1", "ns2"):
-        weighted.append(line); geo.append(line); continue
-    weighted.append(f"{line} ;@ weighted id=a weight=70")
-    weighted.append(f"{line} ;@ weighted id=b weight=30")
-    geo.append(f"{line} ;@ geolocation id=eu continent=EU")
-    geo.append(f"{line} ;@ geolocation id=us country=US")
-    geo.append(f"{line} ;@ geolocation id=any location=*")
-open(f"{out}/weighted.zone", "w").write("\n".join(weighted) + "\n")
-open(f"{out}/geo.zone", "w").write("\n".join(geo) + "\n")
-PY
+python3 "$HERE/policy-zones.py" "$ZONE" "$W" || exit 1
 cat > "$W/geo.toml" <<TOML
 [server]
 listen = ["127.0.0.1:0"]

@@ -39,25 +39,33 @@ pub(super) async fn supervise(shared: Arc<Shared>, def: PluginDef) {
     }
 }
 
-/// Runs one child until it fails; returns why.
-async fn run(shared: &Shared, def: &PluginDef, backoff: &mut Duration) -> String {
-    let exe = match std::env::current_exe() {
-        Ok(e) => e,
-        Err(e) => return format!("cannot find the server binary to re-execute: {e}"),
-    };
-    let mut child = match Command::new(exe)
+/// The command that starts `def`'s host: this binary re-executed, talking
+/// over its stdin and stdout.
+fn host_command(def: &PluginDef) -> Result<std::process::Command, LoadError> {
+    let exe = std::env::current_exe().map_err(LoadError::NoExecutable)?;
+    let mut command = std::process::Command::new(exe);
+    command
         .arg(FLAG)
         .arg(&def.library)
         .arg(&def.name)
         .arg(&def.config)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-    {
+        .stderr(Stdio::inherit());
+    Ok(command)
+}
+
+/// Runs one child until it fails; returns why.
+async fn run(shared: &Shared, def: &PluginDef, backoff: &mut Duration) -> String {
+    let spawned = host_command(def).and_then(|command| {
+        Command::from(command)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(LoadError::Spawn)
+    });
+    let mut child = match spawned {
         Ok(c) => c,
-        Err(e) => return format!("cannot start the plugin host: {e}"),
+        Err(e) => return e.to_string(),
     };
     let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         return "the plugin host has no pipes".into();
@@ -143,17 +151,7 @@ fn ready(line: Option<&str>) -> Result<&str, LoadError> {
 /// name or refuses its config. Returns the `NAME VERSION` it reported.
 pub fn try_load(def: &PluginDef) -> Result<String, LoadError> {
     use std::io::BufRead;
-    let exe = std::env::current_exe().map_err(LoadError::NoExecutable)?;
-    let mut child = std::process::Command::new(exe)
-        .arg(FLAG)
-        .arg(&def.library)
-        .arg(&def.name)
-        .arg(&def.config)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(LoadError::Spawn)?;
+    let mut child = host_command(def)?.spawn().map_err(LoadError::Spawn)?;
     let (tx, rx) = std::sync::mpsc::channel();
     if let Some(stdout) = child.stdout.take() {
         std::thread::spawn(move || {

@@ -68,14 +68,7 @@ impl Name {
         while let Some(&c) = bytes.get(i) {
             match c {
                 b'.' => {
-                    let label_len = wire.len() - label_start - 1;
-                    if label_len == 0 {
-                        return Err(NameError::EmptyLabel);
-                    }
-                    if label_len > MAX_LABEL_LEN {
-                        return Err(NameError::LabelTooLong);
-                    }
-                    set_byte(&mut wire, label_start, label_len as u8);
+                    close_label(&mut wire, label_start)?;
                     if i + 1 == bytes.len() {
                         absolute = true;
                     } else {
@@ -97,14 +90,7 @@ impl Name {
             }
         }
         if !absolute {
-            let label_len = wire.len() - label_start - 1;
-            if label_len == 0 {
-                return Err(NameError::EmptyLabel);
-            }
-            if label_len > MAX_LABEL_LEN {
-                return Err(NameError::LabelTooLong);
-            }
-            set_byte(&mut wire, label_start, label_len as u8);
+            close_label(&mut wire, label_start)?;
             match origin {
                 Some(origin) => wire.extend_from_slice(&origin.0),
                 None => wire.push(0),
@@ -228,10 +214,20 @@ impl Name {
     }
 }
 
-fn set_byte(wire: &mut [u8], at: usize, value: u8) {
-    if let Some(b) = wire.get_mut(at) {
-        *b = value;
+/// Writes the length octet of the label that starts at `label_start` and
+/// runs to the end of `wire`, which must be 1 to 63 bytes long.
+fn close_label(wire: &mut [u8], label_start: usize) -> Result<(), NameError> {
+    let label_len = wire.len() - label_start - 1;
+    if label_len == 0 {
+        return Err(NameError::EmptyLabel);
     }
+    if label_len > MAX_LABEL_LEN {
+        return Err(NameError::LabelTooLong);
+    }
+    if let Some(b) = wire.get_mut(label_start) {
+        *b = label_len as u8;
+    }
+    Ok(())
 }
 
 /// Lowercases ASCII letters of a wire-form name (length octets are < 64 and
