@@ -29,6 +29,8 @@ mod http;
 mod monitor;
 mod plugin;
 pub mod plugin_host;
+mod probe;
+mod shared;
 pub mod spec;
 mod state;
 mod tcp;

@@ -5,12 +5,13 @@
 //!
 //! The [`Monitor`] belongs to the reload thread, which hands it each new
 //! list of checks; the [`Handle`] is what the control socket uses to list
-//! states and set overrides. Both go through [`Shared`]: the state board
-//! behind a mutex (touched only by probes, reloads and the operator) and
-//! the published table behind an `ArcSwap` (read by queries, lock-free).
+//! states and set overrides. Both go through `Shared` (shared.rs): the
+//! state board behind a mutex (touched only by probes, reloads and the
+//! operator) and the published table behind an `ArcSwap` (read by
+//! queries, lock-free).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -18,61 +19,13 @@ use tokio::sync::Semaphore;
 use tokio::task::AbortHandle;
 
 use super::check::{CheckDef, CheckKind, PluginDef};
+use super::shared::{Inner, Shared};
 use super::state::{Board, Observation, Outcome};
 use super::HealthTable;
 use crate::proto::time::utc;
 
 /// Probes in flight at once, over all checks.
 pub(super) const MAX_PROBES: usize = 64;
-
-pub(super) struct Inner {
-    board: Board,
-    /// Where the table is published; replaced when the layout (names or
-    /// their order) changes, so that a snapshot never reads a table whose
-    /// indices mean other checks.
-    cell: Arc<ArcSwap<HealthTable>>,
-}
-
-pub(super) struct Shared {
-    inner: Mutex<Inner>,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock leaves consistent data (every
-        // update is a few assignments), so carry on with it.
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn publish(inner: &Inner) {
-        inner
-            .cell
-            .store(Arc::new(HealthTable::new(inner.board.effective())));
-    }
-
-    pub(super) fn observe(&self, name: &str, epoch: u64, obs: Observation) {
-        let mut inner = self.lock();
-        if inner.board.observe(name, epoch, obs) {
-            Self::publish(&inner);
-        }
-    }
-
-    pub(super) fn observe_plugin(
-        &self,
-        plugin: &str,
-        report: Result<&HashMap<String, (Outcome, String)>, &str>,
-    ) {
-        let mut inner = self.lock();
-        if inner
-            .board
-            .observe_plugin(plugin, report, SystemTime::now())
-        {
-            Self::publish(&inner);
-        }
-    }
-}
 
 /// What the control socket holds: list states, set overrides.
 #[derive(Clone)]

@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufR
 use tokio::process::{Child, Command};
 
 use super::check::PluginDef;
-use super::monitor::Shared;
+use super::shared::Shared;
 use super::plugin_host::{FLAG, MAX_REASON, MAX_TARGETS};
 use super::state::Outcome;
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 use tokio::net::TcpStream;
 
 use super::check::Endpoint;
-use super::http::ProbeError;
+use super::probe::ProbeError;
 use super::state::Outcome;
 
 /// Resolves the endpoint (an address, or a name through the system

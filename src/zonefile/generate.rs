@@ -5,23 +5,23 @@
 //! labels for ip6.arpa), `\$` is a literal dollar and `$$` too. The expanded
 //! `rhs` is tokenised again, so a quoted `rhs` may hold several fields
 //! (`"10 mail$"` for MX).
+//!
+//! This module expands the text; the loader (`Loader::generate`) makes
+//! records of it.
 
 use std::fmt::Write as _;
 
-use super::lexer::{tokens_of, Entry, Token};
-use super::loader::{entry_annotation, FileState, Head, Loader};
-use super::rdata::{parse_name, show};
-
 /// Bound on one `$GENERATE`, so a typo cannot exhaust memory.
-const MAX_ITERATIONS: u64 = 1 << 24;
+pub(super) const MAX_ITERATIONS: u64 = 1 << 24;
 
-struct Range {
-    start: u32,
-    stop: u32,
-    step: u32,
+/// `start-stop[/step]`.
+pub(super) struct Range {
+    pub(super) start: u32,
+    pub(super) stop: u32,
+    pub(super) step: u32,
 }
 
-fn parse_range(text: &[u8]) -> Option<Range> {
+pub(super) fn parse_range(text: &[u8]) -> Option<Range> {
     let s = std::str::from_utf8(text).ok()?;
     let (range, step) = match s.split_once('/') {
         Some((r, st)) => (r, st.parse().ok()?),
@@ -59,7 +59,7 @@ fn nibbles(out: &mut String, mut value: u64, mut width: u64, upper: bool) {
 }
 
 /// Expands one template for iterator value `n`.
-fn expand(template: &[u8], n: u32) -> Result<Vec<u8>, String> {
+pub(super) fn expand(template: &[u8], n: u32) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(template.len() + 8);
     let mut i = 0;
     while let Some(&c) = template.get(i) {
@@ -138,149 +138,6 @@ fn expand(template: &[u8], n: u32) -> Result<Vec<u8>, String> {
         }
     }
     Ok(out)
-}
-
-pub(crate) fn run(loader: &mut Loader, fs: &FileState<'_>, entry: &Entry<'_>) {
-    let toks = &entry.tokens;
-    let Some(first) = toks.first() else { return };
-    let (Some(range_tok), Some(lhs)) = (toks.get(1), toks.get(2)) else {
-        let pos = fs.token_position(first);
-        loader.error(
-            pos,
-            "$GENERATE needs a range, an owner, a type and RDATA: $GENERATE 1-10 host$ A 10.0.0.$"
-                .to_string(),
-        );
-        return;
-    };
-    let Some(range) = parse_range(range_tok.text) else {
-        let pos = fs.token_position(range_tok);
-        loader.error(
-            pos,
-            format!(
-                "bad $GENERATE range {} (write start-stop or start-stop/step)",
-                show(range_tok.text)
-            ),
-        );
-        return;
-    };
-    let count = u64::from(range.stop - range.start) / u64::from(range.step) + 1;
-    if count > MAX_ITERATIONS {
-        let pos = fs.token_position(range_tok);
-        loader.error(
-            pos,
-            format!("$GENERATE range makes {count} records, more than {MAX_ITERATIONS}"),
-        );
-        return;
-    }
-    let Some(head) = loader.head(fs, toks, 3) else {
-        return;
-    };
-    let Some(rhs) = toks.get(head.rdata_start) else {
-        let pos = fs.token_position(toks.last().unwrap_or(first));
-        loader.error(pos, "$GENERATE is missing its RDATA template".to_string());
-        return;
-    };
-    if let Some(extra) = toks.get(head.rdata_start + 1) {
-        let pos = fs.token_position(extra);
-        loader.error(
-            pos,
-            format!(
-                "unexpected {} after the $GENERATE RDATA template (quote a template that has spaces)",
-                show(extra.text)
-            ),
-        );
-        return;
-    }
-    let annotation = entry_annotation(fs, entry);
-    let mut n = u64::from(range.start);
-    while n <= u64::from(range.stop) {
-        let value = n as u32;
-        if !one(
-            loader,
-            fs,
-            &head,
-            lhs,
-            rhs,
-            value,
-            annotation.clone(),
-            first,
-        ) {
-            // One diagnostic per $GENERATE line is enough.
-            return;
-        }
-        n += u64::from(range.step);
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn one(
-    loader: &mut Loader,
-    fs: &FileState<'_>,
-    head: &Head,
-    lhs: &Token<'_>,
-    rhs: &Token<'_>,
-    value: u32,
-    annotation: Option<super::Annotation>,
-    first: &Token<'_>,
-) -> bool {
-    let owner_text = match expand(lhs.text, value) {
-        Ok(t) => t,
-        Err(e) => {
-            loader.error(fs.token_position(lhs), e);
-            return false;
-        }
-    };
-    let owner = match parse_name(&owner_text, &fs.origin) {
-        Ok(o) => o,
-        Err(e) => {
-            loader.error(fs.token_position(lhs), format!("generated owner name {e}"));
-            return false;
-        }
-    };
-    if !loader.check_in_zone(fs, lhs, &owner) {
-        return false;
-    }
-    let rdata_text = match expand(rhs.text, value) {
-        Ok(t) => t,
-        Err(e) => {
-            loader.error(fs.token_position(rhs), e);
-            return false;
-        }
-    };
-    let rdata_toks = match tokens_of(&rdata_text) {
-        Ok(t) => t,
-        Err(e) => {
-            loader.error(fs.token_position(rhs), format!("generated RDATA: {e}"));
-            return false;
-        }
-    };
-    // RDATA errors point at the template token, since the generated text
-    // exists nowhere in the file.
-    let located: Vec<Token<'_>> = rdata_toks
-        .iter()
-        .map(|t| Token {
-            text: t.text,
-            quoted: t.quoted,
-            offset: rhs.offset,
-            line: rhs.line,
-        })
-        .collect();
-    let head = Head {
-        ttl: head.ttl,
-        rtype: head.rtype,
-        rdata_start: 0,
-    };
-    let origin = fs.origin.clone();
-    loader.finish_record(
-        fs,
-        owner,
-        head,
-        &located,
-        &origin,
-        std::slice::from_ref(rhs),
-        annotation,
-        first,
-    )
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use super::generate;
-use super::lexer::{Entry, Lexer, RawAnnotation, Token};
+use super::lexer::{tokens_of, Entry, Lexer, RawAnnotation, Token};
 use super::rdata::{self, parse_name, parse_ttl, show};
 use super::types::{self, class_from_bytes, Class};
 use super::{Annotation, Record};
@@ -378,7 +378,7 @@ impl<'s> Loader<'s> {
                 };
                 self.include(fs, args);
             }
-            b"$GENERATE" => generate::run(self, fs, entry),
+            b"$GENERATE" => self.generate(fs, entry),
             _ => {
                 let pos = fs.token_position(first);
                 self.error(pos, format!("unknown directive {}", show(first.text)));
@@ -477,6 +477,146 @@ impl<'s> Loader<'s> {
         self.include_stack.push(canonical);
         self.load_text(&text, &path, origin);
         self.include_stack.pop();
+    }
+
+    /// `$GENERATE`: one record per value of the range (generate.rs
+    /// expands the templates).
+    fn generate(&mut self, fs: &FileState<'_>, entry: &Entry<'_>) {
+        let toks = &entry.tokens;
+        let Some(first) = toks.first() else { return };
+        let (Some(range_tok), Some(lhs)) = (toks.get(1), toks.get(2)) else {
+            let pos = fs.token_position(first);
+            self.error(
+                pos,
+                "$GENERATE needs a range, an owner, a type and RDATA: $GENERATE 1-10 host$ A 10.0.0.$"
+                    .to_string(),
+            );
+            return;
+        };
+        let Some(range) = generate::parse_range(range_tok.text) else {
+            let pos = fs.token_position(range_tok);
+            self.error(
+                pos,
+                format!(
+                    "bad $GENERATE range {} (write start-stop or start-stop/step)",
+                    show(range_tok.text)
+                ),
+            );
+            return;
+        };
+        let count = u64::from(range.stop - range.start) / u64::from(range.step) + 1;
+        if count > generate::MAX_ITERATIONS {
+            let pos = fs.token_position(range_tok);
+            self.error(
+                pos,
+                format!(
+                    "$GENERATE range makes {count} records, more than {}",
+                    generate::MAX_ITERATIONS
+                ),
+            );
+            return;
+        }
+        let Some(head) = self.head(fs, toks, 3) else {
+            return;
+        };
+        let Some(rhs) = toks.get(head.rdata_start) else {
+            let pos = fs.token_position(toks.last().unwrap_or(first));
+            self.error(pos, "$GENERATE is missing its RDATA template".to_string());
+            return;
+        };
+        if let Some(extra) = toks.get(head.rdata_start + 1) {
+            let pos = fs.token_position(extra);
+            self.error(
+                pos,
+                format!(
+                    "unexpected {} after the $GENERATE RDATA template (quote a template that has spaces)",
+                    show(extra.text)
+                ),
+            );
+            return;
+        }
+        let annotation = entry_annotation(fs, entry);
+        let mut n = u64::from(range.start);
+        while n <= u64::from(range.stop) {
+            let value = n as u32;
+            if !self.generate_one(fs, &head, lhs, rhs, value, annotation.clone(), first) {
+                // One diagnostic per $GENERATE line is enough.
+                return;
+            }
+            n += u64::from(range.step);
+        }
+    }
+
+    /// One `$GENERATE` record; false after an error (one per line).
+    #[allow(clippy::too_many_arguments)]
+    fn generate_one(
+        &mut self,
+        fs: &FileState<'_>,
+        head: &Head,
+        lhs: &Token<'_>,
+        rhs: &Token<'_>,
+        value: u32,
+        annotation: Option<Annotation>,
+        first: &Token<'_>,
+    ) -> bool {
+        let owner_text = match generate::expand(lhs.text, value) {
+            Ok(t) => t,
+            Err(e) => {
+                self.error(fs.token_position(lhs), e);
+                return false;
+            }
+        };
+        let owner = match parse_name(&owner_text, &fs.origin) {
+            Ok(o) => o,
+            Err(e) => {
+                self.error(fs.token_position(lhs), format!("generated owner name {e}"));
+                return false;
+            }
+        };
+        if !self.check_in_zone(fs, lhs, &owner) {
+            return false;
+        }
+        let rdata_text = match generate::expand(rhs.text, value) {
+            Ok(t) => t,
+            Err(e) => {
+                self.error(fs.token_position(rhs), e);
+                return false;
+            }
+        };
+        let rdata_toks = match tokens_of(&rdata_text) {
+            Ok(t) => t,
+            Err(e) => {
+                self.error(fs.token_position(rhs), format!("generated RDATA: {e}"));
+                return false;
+            }
+        };
+        // RDATA errors point at the template token, since the generated text
+        // exists nowhere in the file.
+        let located: Vec<Token<'_>> = rdata_toks
+            .iter()
+            .map(|t| Token {
+                text: t.text,
+                quoted: t.quoted,
+                offset: rhs.offset,
+                line: rhs.line,
+            })
+            .collect();
+        let head = Head {
+            ttl: head.ttl,
+            rtype: head.rtype,
+            rdata_start: 0,
+        };
+        let origin = fs.origin.clone();
+        self.finish_record(
+            fs,
+            owner,
+            head,
+            &located,
+            &origin,
+            std::slice::from_ref(rhs),
+            annotation,
+            first,
+        )
     }
 }
 

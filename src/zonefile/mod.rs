@@ -12,6 +12,7 @@
 //! outside the zone, policy annotations) belong to `compile::build`.
 
 mod generate;
+mod layout;
 mod lexer;
 mod loader;
 mod present;

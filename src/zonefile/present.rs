@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::rdata::{layout, Field, SVC_KEYS};
+use super::layout::{layout, Field, SVC_KEYS};
 use super::Record;
 use crate::proto::name::{wire_name_len, Name};
 use crate::proto::rtype::name as rtype_name;
