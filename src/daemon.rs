@@ -2,9 +2,10 @@
 //!
 //! 1. load every zone (a broken zone is reported and left out; the others
 //!    serve) and publish the snapshot ([`control::Control::start`]),
-//! 2. bind every listener (all or nothing), then the control socket (best
-//!    effort: without it the server still serves, and reloads on SIGHUP and
-//!    file changes),
+//! 2. bind every listener (all or nothing; of the default addresses, those
+//!    that cannot be bound are skipped with a warning), then the control
+//!    socket (best effort: without it the server still serves, and reloads
+//!    on SIGHUP and file changes),
 //! 3. announce `listening udp=… tcp=…` on stdout,
 //! 4. serve until SIGTERM/SIGINT; SIGHUP reloads. On the way out the
 //!    control socket file is removed.
@@ -23,6 +24,8 @@ pub enum DaemonError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot listen on any default address ({0}); set [server] listen (signpost.toml(5))")]
+    NoDefault(String),
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
     #[error("cannot start a worker thread: {0}")]
@@ -44,12 +47,7 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
     }
     let control = Control::start(config.clone(), overrides).map_err(DaemonError::Thread)?;
 
-    let mut bound = Vec::new();
-    for &addr in &config.listen {
-        let b =
-            net::bind(addr, config.workers).map_err(|source| DaemonError::Bind { addr, source })?;
-        bound.push(b);
-    }
+    let bound = bind_listeners(&config.listen, config.listen_is_default, config.workers)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -58,18 +56,25 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
         .build()
         .map_err(DaemonError::Runtime)?;
 
-    let mut socket = match control::socket::bind(&config.control_socket) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::warn!(
-                "no control socket at {}: {e}; signpostctl reload and status are unavailable",
-                config.control_socket.display()
-            );
+    let mut socket = match &config.control_socket {
+        None => {
+            tracing::info!("no control socket (give --control PATH for signpostctl)");
             None
         }
+        Some(path) => match control::socket::bind(path) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(
+                    "no control socket at {}: {e}; signpostctl reload and status are unavailable",
+                    path.display()
+                );
+                None
+            }
+        },
     };
     if let Some(s) = &mut socket {
         runtime.spawn(s.serve(control::socket::Served {
+            server: control::socket::Identity::of(&config),
             jobs: control.jobs(),
             status: control.status.clone(),
             health: control.health.clone(),
@@ -134,6 +139,31 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
     Ok(())
 }
 
+/// Binds every address. A configured address that cannot be bound stops
+/// the start with its address and reason; a default one is skipped with a
+/// warning, as long as one of them binds.
+fn bind_listeners(
+    addrs: &[std::net::SocketAddr],
+    defaults: bool,
+    workers: usize,
+) -> Result<Vec<net::Bound>, DaemonError> {
+    let mut bound = Vec::new();
+    for &addr in addrs {
+        match net::bind(addr, workers) {
+            Ok(b) => bound.push(b),
+            Err(source) if defaults => {
+                tracing::warn!("default address {addr} skipped: cannot listen on it: {source}");
+            }
+            Err(source) => return Err(DaemonError::Bind { addr, source }),
+        }
+    }
+    if bound.is_empty() {
+        let all: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+        return Err(DaemonError::NoDefault(all.join(", ")));
+    }
+    Ok(bound)
+}
+
 /// The signals we handle, registered with the kernel as soon as this
 /// exists.
 struct Signals {
@@ -166,5 +196,43 @@ impl Signals {
             }
         }
         tracing::info!("signpostd stopping");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // 192.0.2.1 (TEST-NET-1) is no address of this host: binding it fails
+    // with EADDRNOTAVAIL, and nothing is sent anywhere.
+    fn addr(text: &str) -> std::net::SocketAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_configured_address_must_bind_and_is_named() {
+        let err = bind_listeners(&[addr("127.0.0.1:0"), addr("192.0.2.1:0")], false, 1)
+            .err()
+            .expect("refused");
+        assert!(
+            err.to_string()
+                .starts_with("cannot listen on 192.0.2.1:0: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_default_address_that_cannot_bind_is_skipped() {
+        let bound = bind_listeners(&[addr("192.0.2.1:0"), addr("127.0.0.1:0")], true, 1).unwrap();
+        assert_eq!(bound.len(), 1);
+        assert!(bound[0].udp_addr.ip().is_loopback());
+        let none = bind_listeners(&[addr("192.0.2.1:0")], true, 1)
+            .err()
+            .expect("nothing bound");
+        assert!(
+            none.to_string()
+                .contains("cannot listen on any default address (192.0.2.1:0)"),
+            "{none}"
+        );
     }
 }

@@ -107,7 +107,9 @@ enum HealthAction {
 /// Where to find the running server's control socket.
 #[derive(clap::Args, Debug)]
 struct ControlArgs {
-    /// The control socket (default: the config's [control] socket).
+    /// The control socket (default: the config's [control] socket, or the
+    /// config file's own default: next to it, or
+    /// /run/signpost/signpostd.sock for a config in /etc/signpost).
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
     /// Read the socket path from this config file.
@@ -186,16 +188,21 @@ fn call_server(args: &ControlArgs, command: &str) -> ExitCode {
 fn socket_path(args: &ControlArgs) -> PathBuf {
     match &args.control {
         Some(p) => p.clone(),
-        // Only the socket path is wanted; a config with other problems
-        // still names it, and a missing config means the default.
-        None => match signpost::config::load(&args.config) {
-            Ok(c) => c.control_socket,
-            Err(_) => PathBuf::from(signpost::config::DEFAULT_CONTROL_SOCKET),
-        },
+        // Only the socket path is wanted: a config with other problems, or
+        // none at that path, still has its default one.
+        None => signpost::config::load(&args.config)
+            .ok()
+            .and_then(|c| c.control_socket)
+            .unwrap_or_else(|| signpost::config::default_control_socket(&args.config)),
     }
 }
 
+/// Prints the answer on standard output, and which server gave it on
+/// standard error (so that scripts read the answer alone).
 fn print_answer(answer: &signpost::control::socket::Reply) -> ExitCode {
+    if let Some(server) = &answer.server {
+        eprintln!("{server}");
+    }
     for line in &answer.lines {
         println!("{line}");
     }

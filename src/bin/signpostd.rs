@@ -37,8 +37,8 @@ struct Args {
     /// Most simultaneous TCP connections.
     #[arg(long, value_name = "N")]
     tcp_max_connections: Option<usize>,
-    /// Control socket for signpostctl (default: the config's, or
-    /// /run/signpost/signpostd.sock).
+    /// Control socket for signpostctl (default: the config's; none without
+    /// a config).
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
     /// Do not watch the config and zone files for changes.
@@ -96,6 +96,7 @@ fn build_config(args: Args) -> Result<(Config, Overrides), Vec<String>> {
     };
     if !args.listen.is_empty() {
         config.listen = args.listen;
+        config.listen_is_default = false;
     }
     let mut errors = Vec::new();
     let mut overrides = Overrides::default();
@@ -120,7 +121,7 @@ fn build_config(args: Args) -> Result<(Config, Overrides), Vec<String>> {
         overrides.watch = Some(false);
     }
     if let Some(path) = args.control {
-        config.control_socket = path;
+        config.control_socket = Some(path);
     }
     if let Some(w) = args.workers {
         config.workers = w.max(1);

@@ -49,9 +49,32 @@ pub(crate) struct ViewConfig {
     pub matcher: ViewMatch,
 }
 
-/// Where the control socket lives unless `[control] socket` says otherwise
+/// Where Signpost serves when `[server] listen` is absent: loopback, both
+/// families, on port 5300, which is unprivileged, outside the mDNS and
+/// LLMNR ports (5353, 5355) that avahi and systemd-resolved hold on many
+/// machines, and not bound by any common service.
+pub const DEFAULT_LISTEN: [&str; 2] = ["127.0.0.1:5300", "[::1]:5300"];
+
+/// The control socket of the packaged config, `/etc/signpost/*.toml`
 /// (systemd's `RuntimeDirectory=signpost` creates the directory).
-pub const DEFAULT_CONTROL_SOCKET: &str = "/run/signpost/signpostd.sock";
+pub const PACKAGED_CONTROL_SOCKET: &str = "/run/signpost/signpostd.sock";
+
+/// Where a config's control socket is unless `[control] socket` says
+/// otherwise: [`PACKAGED_CONTROL_SOCKET`] for a config in /etc/signpost,
+/// else next to the config file, named after it (`conf/signpost.toml` →
+/// `conf/signpost.sock`), so that two servers with two configs never
+/// share one and `signpostctl -c CONFIG` finds the right one.
+pub fn default_control_socket(config: &Path) -> PathBuf {
+    let dir = config.parent().unwrap_or(Path::new("."));
+    let packaged = std::fs::canonicalize(dir)
+        .map(|d| d == Path::new("/etc/signpost"))
+        .unwrap_or(false);
+    if packaged {
+        PathBuf::from(PACKAGED_CONTROL_SOCKET)
+    } else {
+        config.with_extension("sock")
+    }
+}
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -59,6 +82,10 @@ pub struct Config {
     /// Where it was read from (`None` for the command-line form).
     pub source: Option<PathBuf>,
     pub listen: Vec<SocketAddr>,
+    /// `listen` was not configured: these are [`DEFAULT_LISTEN`], and one
+    /// that cannot be bound (say `[::1]` with IPv6 off) is skipped with a
+    /// warning rather than refusing to start.
+    pub listen_is_default: bool,
     /// UDP sockets (and threads) per listen address.
     pub workers: usize,
     pub edns_udp_size: u16,
@@ -71,8 +98,9 @@ pub struct Config {
     pub(crate) keys: Arc<Keyring>,
     /// Reload when the config or a zone file changes on disk.
     pub watch: bool,
-    /// The Unix socket `signpostctl` talks to.
-    pub control_socket: PathBuf,
+    /// The Unix socket `signpostctl` talks to; none for the config-less
+    /// form without `--control`.
+    pub control_socket: Option<PathBuf>,
     /// Health checks, regions, CIDR collections, latency table, GeoIP.
     pub policy: policy::PolicySettings,
 }
@@ -82,6 +110,7 @@ impl Default for Config {
         Self {
             source: None,
             listen: Vec::new(),
+            listen_is_default: false,
             workers: default_workers(),
             edns_udp_size: DEFAULT_EDNS_UDP_SIZE,
             tcp_idle_timeout: Duration::from_secs(spec::DEFAULT_TCP_IDLE_TIMEOUT),
@@ -90,7 +119,7 @@ impl Default for Config {
             views: Vec::new(),
             keys: Arc::default(),
             watch: true,
-            control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
+            control_socket: None,
             policy: policy::PolicySettings::default(),
         }
     }
@@ -376,8 +405,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
             )),
         }
     }
-    if config.listen.is_empty() && errors.is_empty() {
-        errors.push(at(0, "no listen address: set [server] listen".into()));
+    if spec.server.listen.is_empty() {
+        config.listen = DEFAULT_LISTEN
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        config.listen_is_default = true;
     }
     if let Some(workers) = spec.server.workers {
         if workers > 0 {
@@ -410,6 +443,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
     if let Some(watch) = spec.server.watch {
         config.watch = watch;
     }
+    config.control_socket = Some(default_control_socket(path));
     if let Some(socket) = &spec.control.socket {
         if socket.get_ref().is_empty() {
             errors.push(at(
@@ -417,7 +451,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
                 "control socket path is empty".into(),
             ));
         } else {
-            config.control_socket = base.join(socket.get_ref());
+            config.control_socket = Some(base.join(socket.get_ref()));
         }
     }
     config.keys = Arc::new(parse_keys(&spec.key, base, &mut |offset, message| {

@@ -1,8 +1,9 @@
 //! The control socket: a Unix stream socket that `signpostctl` writes one
 //! command line to (`status`, `reload`, `reload ZONE`, `health`,
 //! `health set CHECK up|down|auto`, `explain NAME TYPE CLIENT`) and reads
-//! the answer
-//! from, one line each, ending with `OK` or `FAILED`.
+//! the answer from, one line each: first `@server pid=PID config=PATH`,
+//! naming the server that answers, then the answer, ending with `OK` or
+//! `FAILED`.
 //!
 //! Two locks on the door: the socket file is mode 0600 (only the daemon's
 //! user, and root, can connect), and each connection's peer credentials
@@ -38,9 +39,59 @@ const MAX_CLIENTS: usize = 8;
 /// How long a client may take to send its command.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Which server answers: its process and config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub pid: u32,
+    /// `None` for the config-less form.
+    pub config: Option<PathBuf>,
+}
+
+impl Identity {
+    /// This process, serving `config`.
+    pub fn of(config: &crate::config::Config) -> Self {
+        Self {
+            pid: std::process::id(),
+            config: config
+                .source
+                .as_ref()
+                .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())),
+        }
+    }
+
+    fn header(&self) -> String {
+        match &self.config {
+            Some(c) => format!("{SERVER_PREFIX}pid={} config={}", self.pid, c.display()),
+            None => format!("{SERVER_PREFIX}pid={} config=", self.pid),
+        }
+    }
+
+    fn parse(line: &str) -> Option<Self> {
+        let rest = line.strip_prefix(SERVER_PREFIX)?;
+        let (pid, config) = rest.split_once(" config=")?;
+        Some(Self {
+            pid: pid.strip_prefix("pid=")?.parse().ok()?,
+            config: (!config.is_empty()).then(|| PathBuf::from(config)),
+        })
+    }
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.config {
+            Some(c) => write!(f, "signpostd pid {} ({})", self.pid, c.display()),
+            None => write!(f, "signpostd pid {} (no config file)", self.pid),
+        }
+    }
+}
+
+/// First line of every answer.
+const SERVER_PREFIX: &str = "@server ";
+
 /// What the commands read and drive.
 #[derive(Clone)]
 pub struct Served {
+    pub server: Identity,
     pub jobs: Sender<Job>,
     pub status: Arc<Mutex<Status>>,
     pub health: Handle,
@@ -164,6 +215,7 @@ impl Drop for ControlSocket {
 
 async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> io::Result<()> {
     let Served {
+        server,
         jobs,
         status,
         health,
@@ -182,7 +234,10 @@ async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> i
     }
     if uid != 0 && uid != owner {
         tracing::warn!(uid, "control socket: refused a client of another user");
-        let text = format!("permission denied: uid {uid} may not control this server\n{FAILED}\n");
+        let text = format!(
+            "{}\npermission denied: uid {uid} may not control this server\n{FAILED}\n",
+            server.header()
+        );
         writer.write_all(text.as_bytes()).await?;
         return writer.shutdown().await;
     }
@@ -213,7 +268,8 @@ async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> i
             false,
         ),
     };
-    let mut text = String::new();
+    let mut text = server.header();
+    text.push('\n');
     for l in lines {
         text.push_str(&l);
         text.push('\n');
@@ -286,8 +342,10 @@ async fn reload(jobs: &Sender<Job>, zone: Option<Name>) -> (Vec<String>, bool) {
     }
 }
 
-/// What the daemon answered: its lines, and whether it ended with `OK`.
+/// What the daemon answered: who it is, its lines, and whether it ended
+/// with `OK`.
 pub struct Reply {
+    pub server: Option<Identity>,
     pub lines: Vec<String>,
     pub ok: bool,
 }
@@ -303,6 +361,10 @@ pub fn call(path: &Path, command: &str, timeout: Duration) -> io::Result<Reply> 
     let mut lines = Vec::new();
     for line in BufReader::new(stream).lines() {
         lines.push(line?);
+    }
+    let server = lines.first().and_then(|l| Identity::parse(l));
+    if server.is_some() {
+        lines.remove(0);
     }
     let ok = match lines.pop() {
         Some(last) if last == OK => true,
@@ -321,5 +383,5 @@ pub fn call(path: &Path, command: &str, timeout: Duration) -> io::Result<Reply> 
             ))
         }
     };
-    Ok(Reply { lines, ok })
+    Ok(Reply { server, lines, ok })
 }

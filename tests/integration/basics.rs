@@ -281,3 +281,48 @@ fn man_page_examples_load() {
     signpost::config::parse(&conf, &common::repo_path("conf/example.toml"))
         .expect("config example parses");
 }
+
+/// Two servers with two configs never share a control socket: each
+/// config's socket sits next to it, `signpostctl -c CONFIG` finds it, and
+/// every reply names the server (pid and config) that gave it.
+#[test]
+fn each_config_has_its_own_control_socket() {
+    let start = |tag: &str| {
+        let dir = common::scratch_dir(tag);
+        std::fs::copy(
+            common::repo_path("zones/example.com.zone"),
+            dir.join("example.com.zone"),
+        )
+        .unwrap();
+        let config = dir.join("signpost.toml");
+        std::fs::write(
+            &config,
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nwatch = false\n\n[[zone]]\nname = \"example.com\"\nfile = \"example.com.zone\"\n",
+        )
+        .unwrap();
+        let server = Server::start_args(&["-c".into(), config.display().to_string()]);
+        (server, config)
+    };
+    let (a, config_a) = start("basics-socket-a");
+    let (b, config_b) = start("basics-socket-b");
+    for (server, config) in [(&a, &config_a), (&b, &config_b)] {
+        assert!(config.with_extension("sock").exists());
+        let out = Command::new(common::signpostctl_path())
+            .args(["status", "-c"])
+            .arg(config)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(&format!("config {}", config.display())),
+            "{stdout}"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let canonical = std::fs::canonicalize(config).unwrap();
+        assert_eq!(
+            stderr.trim(),
+            format!("signpostd pid {} ({})", server.pid(), canonical.display())
+        );
+    }
+}
