@@ -56,6 +56,8 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
         .build()
         .map_err(DaemonError::Runtime)?;
 
+    // `signpostctl stop` rings this; the signal loop below listens.
+    let stop = std::sync::Arc::new(tokio::sync::Notify::new());
     let mut socket = match &config.control_socket {
         None => {
             tracing::info!("no control socket (give --control PATH for signpostctl)");
@@ -75,6 +77,7 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
     if let Some(s) = &mut socket {
         runtime.spawn(s.serve(control::socket::Served {
             server: control::socket::Identity::of(&config),
+            stop: stop.clone(),
             jobs: control.jobs(),
             status: control.status.clone(),
             health: control.health.clone(),
@@ -129,7 +132,7 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
     );
 
     match signals {
-        Ok(signals) => runtime.block_on(signals.serve(control.jobs())),
+        Ok(signals) => runtime.block_on(signals.serve(control.jobs(), &stop)),
         Err(e) => tracing::error!("cannot install signal handlers: {e}"),
     }
     // Removes the socket file first, so no client connects to a server
@@ -183,8 +186,9 @@ impl Signals {
         })
     }
 
-    /// Waits for signals: SIGHUP reloads, SIGTERM and SIGINT stop.
-    async fn serve(mut self, jobs: Sender<Job>) {
+    /// Waits for signals: SIGHUP reloads, SIGTERM and SIGINT stop, as
+    /// does `signpostctl stop`.
+    async fn serve(mut self, jobs: Sender<Job>, stop: &tokio::sync::Notify) {
         loop {
             tokio::select! {
                 _ = self.hup.recv() => {
@@ -193,6 +197,7 @@ impl Signals {
                 }
                 _ = self.term.recv() => break,
                 _ = self.int.recv() => break,
+                () = stop.notified() => break,
             }
         }
         tracing::info!("signpostd stopping");

@@ -47,6 +47,15 @@
 //! The query path must not panic on any input: its modules deny `unwrap`,
 //! `expect`, indexing and `panic!` outside tests (declared once, below).
 
+/// The version `--version` shows: the crate's, and the git revision it was
+/// built from (build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("SIGNPOST_REVISION"),
+    ")"
+);
+
 /// Declares modules on the query path with the no-panic lints.
 macro_rules! query_path {
     ($($(#[$meta:meta])* $vis:vis mod $name:ident;)*) => {

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use signpost::proto::name::Name;
 
 #[derive(Parser, Debug)]
-#[command(version, about = "Operate and check a Signpost DNS server")]
+#[command(name = "signpostctl", version = signpost::VERSION, about = "Operate and check a Signpost DNS server")]
 struct Args {
     #[command(subcommand)]
     command: Command,
@@ -57,7 +57,8 @@ enum Command {
         control: ControlArgs,
     },
     /// Show uptime, listeners, views and every zone's serial and last
-    /// reload.
+    /// reload; exits 1 when a configured zone is not served or the last
+    /// reload failed.
     Status {
         #[command(flatten)]
         control: ControlArgs,
@@ -68,6 +69,11 @@ enum Command {
     Health {
         #[command(subcommand)]
         action: Option<HealthAction>,
+        #[command(flatten)]
+        control: ControlArgs,
+    },
+    /// Stop the server, as SIGTERM does.
+    Stop {
         #[command(flatten)]
         control: ControlArgs,
     },
@@ -149,6 +155,7 @@ fn main() -> ExitCode {
             call_server(&control, &command)
         }
         Command::Status { control } => call_server(&control, "status"),
+        Command::Stop { control } => call_server(&control, "stop"),
         Command::Health { action, control } => match action {
             None => call_server(&control, "health"),
             Some(HealthAction::Set {

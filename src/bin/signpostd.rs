@@ -15,7 +15,7 @@ use signpost::proto::name::Name;
 
 /// Authoritative DNS server with traffic-management routing policies.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(name = "signpostd", version = signpost::VERSION, about)]
 struct Args {
     /// Configuration file (TOML). Without it, --listen and --zone describe
     /// everything.

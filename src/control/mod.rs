@@ -142,6 +142,13 @@ impl Status {
         }
     }
 
+    /// Whether all is well: every configured zone is served and the last
+    /// reload succeeded. `signpostctl status` exits non-zero otherwise.
+    pub fn all_well(&self) -> bool {
+        self.zones.iter().all(|z| z.serial.is_some())
+            && self.last_reload.is_none_or(|(_, ok, _)| ok)
+    }
+
     /// The text `signpostctl status` prints.
     pub fn render(&self) -> String {
         let mut out = String::new();

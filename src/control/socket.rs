@@ -1,6 +1,6 @@
 //! The control socket: a Unix stream socket that `signpostctl` writes one
 //! command line to (`status`, `reload`, `reload ZONE`, `health`,
-//! `health set CHECK up|down|auto`, `explain NAME TYPE CLIENT`) and reads
+//! `health set CHECK up|down|auto`, `explain NAME TYPE CLIENT`, `stop`) and reads
 //! the answer from, one line each: first `@server pid=PID config=PATH`,
 //! naming the server that answers, then the answer, ending with `OK` or
 //! `FAILED`.
@@ -92,6 +92,8 @@ const SERVER_PREFIX: &str = "@server ";
 #[derive(Clone)]
 pub struct Served {
     pub server: Identity,
+    /// Notified by `stop`: the daemon shuts down as on SIGTERM.
+    pub stop: Arc<tokio::sync::Notify>,
     pub jobs: Sender<Job>,
     pub status: Arc<Mutex<Status>>,
     pub health: Handle,
@@ -216,6 +218,7 @@ impl Drop for ControlSocket {
 async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> io::Result<()> {
     let Served {
         server,
+        stop,
         jobs,
         status,
         health,
@@ -244,10 +247,18 @@ async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> i
     let words: Vec<&str> = line.split_whitespace().collect();
     let (lines, ok) = match words.as_slice() {
         ["status"] => {
-            let text = status.lock().map(|b| b.render()).unwrap_or_default();
+            let (text, well) = status
+                .lock()
+                .map(|b| (b.render(), b.all_well()))
+                .unwrap_or_default();
             let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
             lines.extend(signing_lines(&state.load()));
-            (lines, true)
+            (lines, well)
+        }
+        ["stop"] => {
+            tracing::info!("signpostctl stop: stopping");
+            stop.notify_one();
+            (vec!["stopping".into()], true)
         }
         ["reload"] => reload(&jobs, None).await,
         ["reload", zone] => match Name::parse(zone, Some(&Name::root())) {
@@ -262,7 +273,7 @@ async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> i
         ["explain", name, rtype, client] => explain(&state, name, rtype, client),
         _ => (
             vec![format!(
-                "unknown command \"{}\"; try status, reload, reload ZONE, health, health set CHECK up|down|auto or explain NAME TYPE CLIENT",
+                "unknown command \"{}\"; try status, reload, reload ZONE, health, health set CHECK up|down|auto, explain NAME TYPE CLIENT or stop",
                 line.trim()
             )],
             false,

@@ -326,3 +326,71 @@ fn each_config_has_its_own_control_socket() {
         );
     }
 }
+
+/// `signpostctl status` exits 1 while a configured zone is not served or
+/// the last reload failed, and 0 once all is well; `signpostctl stop`
+/// stops the server as SIGTERM does. `--version` names the git revision.
+#[test]
+fn status_exit_code_follows_the_zones_and_stop_stops() {
+    let dir = common::scratch_dir("basics-status");
+    let zone = dir.join("example.com.zone");
+    std::fs::write(&zone, "this is not a zone\n").unwrap();
+    let config = dir.join("signpost.toml");
+    std::fs::write(
+        &config,
+        "[server]\nlisten = [\"127.0.0.1:0\"]\nwatch = false\n\n[[zone]]\nname = \"example.com\"\nfile = \"example.com.zone\"\n",
+    )
+    .unwrap();
+    let mut server = Server::start_args(&["-c".into(), config.display().to_string()]);
+    let ctl = |args: &[&str]| {
+        let out = Command::new(common::signpostctl_path())
+            .args(args)
+            .arg("-c")
+            .arg(&config)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = ctl(&["status"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("not served"), "{text}");
+
+    std::fs::copy(common::repo_path("zones/example.com.zone"), &zone).unwrap();
+    let (code, text) = ctl(&["reload"]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = ctl(&["status"]);
+    assert_eq!(code, Some(0), "{text}");
+
+    // A failed reload keeps the old zone serving, and status says so.
+    std::fs::write(&zone, "broken again\n").unwrap();
+    let (code, _) = ctl(&["reload"]);
+    assert_eq!(code, Some(1));
+    let (code, text) = ctl(&["status"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("serial 2026112301"), "{text}");
+
+    let (code, text) = ctl(&["stop"]);
+    assert_eq!(code, Some(0), "{text}");
+    let started = Instant::now();
+    while server.is_running() && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !server.is_running(),
+        "signpostctl stop did not stop the server"
+    );
+    assert!(!config.with_extension("sock").exists());
+
+    let version = Command::new(common::signpostctl_path())
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&version.stdout);
+    assert!(
+        version.starts_with(&format!("signpostctl {} (git ", env!("CARGO_PKG_VERSION"))),
+        "{version}"
+    );
+}
