@@ -44,6 +44,16 @@ struct Args {
     /// Do not watch the config and zone files for changes.
     #[arg(long)]
     no_watch: bool,
+    /// Started as root, become this user once the sockets are bound
+    /// (replaces the config's [server] user).
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// The group to become with --user (default: the user's own).
+    #[arg(long, value_name = "GROUP", requires = "user")]
+    group: Option<String>,
+    /// Serve as root when started as root without a user to become.
+    #[arg(long)]
+    allow_root: bool,
 }
 
 fn main() -> ExitCode {
@@ -119,6 +129,16 @@ fn build_config(args: Args) -> Result<(Config, Overrides), Vec<String>> {
     if args.no_watch {
         config.watch = false;
         overrides.watch = Some(false);
+    }
+    if let Some(user) = args.user {
+        config.run_as = Some(config::RunAs {
+            user,
+            group: args.group,
+            position: signpost::proto::Position::file_start(std::path::Path::new("--user")),
+        });
+    }
+    if args.allow_root {
+        config.allow_root = true;
     }
     if let Some(path) = args.control {
         config.control_socket = Some(path);

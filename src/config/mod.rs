@@ -42,6 +42,17 @@ impl ZoneConfig {
     }
 }
 
+/// The unprivileged user (and group) the daemon becomes, by name; the
+/// daemon looks them up when it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    pub user: String,
+    /// Default: the user's primary group.
+    pub group: Option<String>,
+    /// Where `user` is written, for messages.
+    pub position: Position,
+}
+
 /// One split-horizon view, in match order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ViewConfig {
@@ -98,6 +109,10 @@ pub struct Config {
     pub(crate) keys: Arc<Keyring>,
     /// Reload when the config or a zone file changes on disk.
     pub watch: bool,
+    /// Who to run as once the sockets are bound, when started as root.
+    pub run_as: Option<RunAs>,
+    /// Started as root without `run_as`, serve as root anyway.
+    pub allow_root: bool,
     /// The Unix socket `signpostctl` talks to; none for the config-less
     /// form without `--control`.
     pub control_socket: Option<PathBuf>,
@@ -119,6 +134,8 @@ impl Default for Config {
             views: Vec::new(),
             keys: Arc::default(),
             watch: true,
+            run_as: None,
+            allow_root: false,
             control_socket: None,
             policy: policy::PolicySettings::default(),
         }
@@ -442,6 +459,21 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
     }
     if let Some(watch) = spec.server.watch {
         config.watch = watch;
+    }
+    config.allow_root = spec.server.allow_root.unwrap_or(false);
+    match (&spec.server.user, &spec.server.group) {
+        (Some(user), group) => {
+            config.run_as = Some(RunAs {
+                user: user.get_ref().clone(),
+                group: group.as_ref().map(|g| g.get_ref().clone()),
+                position: at(user.span().start, String::new()).position,
+            });
+        }
+        (None, Some(group)) => errors.push(at(
+            group.span().start,
+            "group needs user: set the user to run as too".into(),
+        )),
+        (None, None) => {}
     }
     config.control_socket = Some(default_control_socket(path));
     if let Some(socket) = &spec.control.socket {

@@ -56,6 +56,12 @@ pub struct ServerSpec {
     pub tcp_max_connections: Option<usize>,
     /// Watch the config and zone files and reload on change (default true).
     pub watch: Option<bool>,
+    /// Started as root, drop to this user once the sockets are bound.
+    pub user: Option<Spanned<String>>,
+    /// The group to drop to; default: the user's primary group.
+    pub group: Option<Spanned<String>>,
+    /// Run as root when started as root without `user`.
+    pub allow_root: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

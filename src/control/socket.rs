@@ -160,6 +160,12 @@ impl ControlSocket {
         &self.path
     }
 
+    /// Lets the user the server drops to use the socket it now owns
+    /// (besides root).
+    pub fn set_owner(&mut self, uid: u32) {
+        self.owner = uid;
+    }
+
     /// Serves commands until the process exits. Must run inside a tokio
     /// runtime; call once.
     pub fn serve(

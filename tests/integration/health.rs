@@ -683,7 +683,7 @@ fn plugin_dir() -> PathBuf {
     .clone()
 }
 
-fn library(name: &str) -> String {
+pub(crate) fn library(name: &str) -> String {
     plugin_dir()
         .join(format!("libsignpost_plugin_{name}.so"))
         .display()

@@ -10,5 +10,6 @@ mod dnssec;
 mod health;
 mod hostile;
 mod policies;
+mod privileges;
 mod reload;
 mod views;

@@ -1,14 +1,20 @@
 //! Start-up order and shutdown of `signpostd`.
 //!
-//! 1. load every zone (a broken zone is reported and left out; the others
-//!    serve) and publish the snapshot ([`control::Control::start`]),
+//! 1. decide who to run as (started as root: `[server] user`, or refuse
+//!    without it unless `allow_root`; see [`privileges`]),
 //! 2. bind every listener (all or nothing; of the default addresses, those
 //!    that cannot be bound are skipped with a warning), then the control
 //!    socket (best effort: without it the server still serves, and reloads
 //!    on SIGHUP and file changes),
-//! 3. announce `listening udp=… tcp=…` on stdout,
-//! 4. serve until SIGTERM/SIGINT; SIGHUP reloads. On the way out the
-//!    control socket file is removed.
+//! 3. become the unprivileged user, before reading any zone or starting
+//!    any health check or plugin,
+//! 4. load every zone (a broken zone is reported and left out; the others
+//!    serve) and publish the snapshot ([`control::Control::start`]),
+//! 5. announce `listening udp=… tcp=…` on stdout,
+//! 6. serve until SIGTERM/SIGINT or `signpostctl stop`; SIGHUP reloads. On
+//!    the way out the control socket file is removed.
+
+pub mod privileges;
 
 use std::io::Write;
 use std::sync::mpsc::Sender;
@@ -16,6 +22,7 @@ use std::sync::mpsc::Sender;
 use crate::config::Config;
 use crate::control::{self, Control, Job, Overrides};
 use crate::net;
+use privileges::{Plan, PrivilegeError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -30,6 +37,8 @@ pub enum DaemonError {
     Runtime(std::io::Error),
     #[error("cannot start a worker thread: {0}")]
     Thread(std::io::Error),
+    #[error(transparent)]
+    Privileges(#[from] PrivilegeError),
 }
 
 /// Runs the server until a termination signal. `overrides` are the
@@ -45,19 +54,12 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
             "views with match_destinations never match queries on a wildcard UDP address; listen on specific addresses"
         );
     }
-    let control = Control::start(config.clone(), overrides).map_err(DaemonError::Thread)?;
-
+    let plan = privileges::plan(
+        config.run_as.as_ref(),
+        config.allow_root,
+        config.source.is_some(),
+    )?;
     let bound = bind_listeners(&config.listen, config.listen_is_default, config.workers)?;
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("signpost-tcp")
-        .enable_all()
-        .build()
-        .map_err(DaemonError::Runtime)?;
-
-    // `signpostctl stop` rings this; the signal loop below listens.
-    let stop = std::sync::Arc::new(tokio::sync::Notify::new());
     let mut socket = match &config.control_socket {
         None => {
             tracing::info!("no control socket (give --control PATH for signpostctl)");
@@ -74,6 +76,23 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
             }
         },
     };
+    if let Plan::Become(target) = &plan {
+        if let Some(s) = &mut socket {
+            privileges::hand_over(s.path(), target)?;
+            s.set_owner(target.uid.as_raw());
+        }
+        privileges::become_user(target)?;
+    }
+
+    let control = Control::start(config.clone(), overrides).map_err(DaemonError::Thread)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("signpost-tcp")
+        .enable_all()
+        .build()
+        .map_err(DaemonError::Runtime)?;
+    // `signpostctl stop` rings this; the signal loop below listens.
+    let stop = std::sync::Arc::new(tokio::sync::Notify::new());
     if let Some(s) = &mut socket {
         runtime.spawn(s.serve(control::socket::Served {
             server: control::socket::Identity::of(&config),
