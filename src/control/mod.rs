@@ -18,6 +18,7 @@
 //! whoever asked.
 
 mod files;
+pub mod notify;
 mod reload;
 pub mod socket;
 mod watch;
@@ -142,6 +143,30 @@ impl Status {
         }
     }
 
+    /// One line for the service manager's `STATUS=`: how many zones
+    /// serve, and their serials.
+    pub fn summary(&self) -> String {
+        let served: Vec<String> = self
+            .zones
+            .iter()
+            .filter_map(|z| Some(format!("{} {}", z.name, z.serial?)))
+            .collect();
+        let mut line = format!("serving {} of {} zones", served.len(), self.zones.len());
+        if !served.is_empty() {
+            line.push_str(": ");
+            line.push_str(&served.join(", "));
+        }
+        if self.last_reload.is_some_and(|(_, ok, _)| !ok) {
+            line.push_str("; last reload failed");
+        }
+        // systemctl status shows one line; keep it short.
+        if line.len() > 200 {
+            let cut = line.char_indices().take_while(|(i, _)| *i < 197).count();
+            line = line.chars().take(cut).collect::<String>() + "...";
+        }
+        line
+    }
+
     /// Whether all is well: every configured zone is served and the last
     /// reload succeeded. `signpostctl status` exits non-zero otherwise.
     pub fn all_well(&self) -> bool {
@@ -254,10 +279,14 @@ pub struct Control {
 impl Control {
     /// Loads every zone (on the calling thread, before anything serves),
     /// publishes the first snapshot and starts the reload thread.
-    pub fn start(config: Config, overrides: Overrides) -> std::io::Result<Self> {
+    pub fn start(
+        config: Config,
+        overrides: Overrides,
+        notifier: notify::Notifier,
+    ) -> std::io::Result<Self> {
         let (tx, rx) = std::sync::mpsc::channel();
         let status = Arc::new(Mutex::new(Status::new(&config)));
-        let mut reloader = Reloader::new(config, overrides, status.clone(), tx.clone());
+        let mut reloader = Reloader::new(config, overrides, status.clone(), tx.clone(), notifier);
         let state = reloader.state();
         let health = reloader.health();
         let thread = std::thread::Builder::new()

@@ -15,6 +15,7 @@ use std::time::{Instant, SystemTime};
 use arc_swap::ArcSwap;
 
 use super::files::Fingerprint;
+use super::notify::Notifier;
 use super::watch::{normalize, Watcher};
 use super::{Job, LastLoad, Overrides, Report, Status, ZoneRow};
 use crate::compile::{self, ZoneResult};
@@ -88,6 +89,8 @@ pub struct Reloader {
     config_read: Option<Fingerprint>,
     status: Arc<Mutex<Status>>,
     jobs: Sender<Job>,
+    /// The service manager hears of reloads (RELOADING=1 … READY=1).
+    notifier: Notifier,
     watcher: Option<Watcher>,
     /// Normalized paths of every file a reload depends on.
     watched: HashSet<PathBuf>,
@@ -102,6 +105,7 @@ impl Reloader {
         overrides: Overrides,
         status: Arc<Mutex<Status>>,
         jobs: Sender<Job>,
+        notifier: Notifier,
     ) -> Self {
         let config_read = config.source.as_deref().map(Fingerprint::take);
         let (policy, _) = policy_or_log(&config);
@@ -117,6 +121,7 @@ impl Reloader {
             config_read,
             status,
             jobs,
+            notifier,
             watcher: None,
             watched: HashSet::new(),
             fresh: HashSet::new(),
@@ -165,6 +170,12 @@ impl Reloader {
     }
 
     fn reload(&mut self, trigger: &Trigger<'_>) -> Report {
+        // A reload someone asked for is announced; file changes are only
+        // reported once they changed something.
+        let asked = !matches!(trigger, Trigger::Watch);
+        if asked {
+            self.notifier.reloading();
+        }
         let started = Instant::now();
         let mut report = Report {
             ok: true,
@@ -193,6 +204,10 @@ impl Reloader {
                 status.reloads += 1;
                 status.last_reload = Some((SystemTime::now(), report.ok, ms));
             }
+        }
+        if asked || !quiet {
+            let summary = self.status.lock().map(|s| s.summary()).unwrap_or_default();
+            self.notifier.ready(&summary);
         }
         report
     }

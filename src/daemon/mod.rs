@@ -84,7 +84,9 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
         privileges::become_user(target)?;
     }
 
-    let control = Control::start(config.clone(), overrides).map_err(DaemonError::Thread)?;
+    let notifier = control::notify::Notifier::from_env();
+    let control =
+        Control::start(config.clone(), overrides, notifier.clone()).map_err(DaemonError::Thread)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("signpost-tcp")
@@ -149,11 +151,21 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
             .sum::<usize>(),
         "signpostd ready"
     );
+    // Every zone is loaded and every socket bound: systemd may start what
+    // depends on us.
+    let summary = control
+        .status
+        .lock()
+        .map(|s| s.summary())
+        .unwrap_or_default();
+    notifier.ready(&summary);
+    notifier.start_watchdog();
 
     match signals {
         Ok(signals) => runtime.block_on(signals.serve(control.jobs(), &stop)),
         Err(e) => tracing::error!("cannot install signal handlers: {e}"),
     }
+    notifier.stopping();
     // Removes the socket file first, so no client connects to a server
     // that is going away.
     drop(socket);

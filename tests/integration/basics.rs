@@ -394,3 +394,61 @@ fn status_exit_code_follows_the_zones_and_stop_stops() {
         "{version}"
     );
 }
+
+/// Under systemd (Type=notify), the server says READY=1 with the zones it
+/// serves once every zone is loaded and every socket bound, RELOADING=1
+/// then READY=1 around a reload, and STOPPING=1 on the way out.
+#[test]
+fn the_service_manager_hears_ready_reloading_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = common::scratch_dir("basics-notify");
+    let notify_path = dir.join("notify.sock");
+    let notify = UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let next = || {
+        let mut buf = [0u8; 1024];
+        let n = notify.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let config = dir.join("signpost.toml");
+    std::fs::copy(
+        common::repo_path("zones/example.com.zone"),
+        dir.join("example.com.zone"),
+    )
+    .unwrap();
+    std::fs::write(
+        &config,
+        "[server]\nlisten = [\"127.0.0.1:0\"]\nwatch = false\n\n[[zone]]\nname = \"example.com\"\nfile = \"example.com.zone\"\n",
+    )
+    .unwrap();
+    let _server = Server::start_args_env(
+        &["-c".into(), config.display().to_string()],
+        &[("NOTIFY_SOCKET", &notify_path)],
+    );
+    assert_eq!(
+        next(),
+        "READY=1\nSTATUS=serving 1 of 1 zones: example.com. 2026112301"
+    );
+    let ctl = |command: &str| {
+        let out = Command::new(common::signpostctl_path())
+            .args([command, "-c"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    ctl("reload");
+    let reloading = next();
+    assert!(
+        reloading.starts_with("RELOADING=1\nMONOTONIC_USEC="),
+        "{reloading}"
+    );
+    assert_eq!(
+        next(),
+        "READY=1\nSTATUS=serving 1 of 1 zones: example.com. 2026112301"
+    );
+    ctl("stop");
+    assert_eq!(next(), "STOPPING=1\nSTATUS=stopping");
+}

@@ -73,19 +73,26 @@ impl Server {
     /// Starts `signpostd` with arbitrary arguments; one of them must make it
     /// listen on a port-0 address.
     pub fn start_args(args: &[String]) -> Self {
+        Self::start_args_env(args, &[])
+    }
+
+    /// Like [`start_args`](Self::start_args), with these environment
+    /// variables set.
+    pub fn start_args_env(args: &[String], env: &[(&str, &Path)]) -> Self {
         // Tests run as root in CI; serving as root is what they mean.
         let mut args = args.to_vec();
         args.push("--allow-root".into());
-        Self::start_binary(&signpostd_path(), &args)
+        Self::start_binary(&signpostd_path(), &args, env)
     }
 
     /// Starts the given signpostd binary with exactly these arguments.
-    pub fn start_binary(binary: &Path, args: &[String]) -> Self {
+    pub fn start_binary(binary: &Path, args: &[String], env: &[(&str, &Path)]) -> Self {
         let dir = scratch_dir("signpostd");
         let stderr_path = dir.join("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut child = Command::new(binary)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)

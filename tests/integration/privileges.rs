@@ -91,6 +91,7 @@ fn every_thread_and_health_child_runs_as_the_configured_user() {
     let server = Server::start_binary(
         &dir.join("signpostd"),
         &["-c".into(), config.display().to_string()],
+        &[],
     );
     let nobody = 65534;
     // The plugin host starts after the drop; wait for it.
