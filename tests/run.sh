@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs what the tests need (Debian packages: knotd as the reference
 # peer, BIND's zone compiler and DNSSEC tools, dig and delv, kdig as a
-# second TSIG checker) and runs the whole test suite.
+# second TSIG checker; lintian, systemd-analyze and adduser for the
+# package; cargo-deb from crates.io),
+# builds the workspace and runs the whole test suite.
 set -eu
 cd "$(dirname "$0")/.."
 if command -v apt-get >/dev/null 2>&1; then
@@ -11,6 +13,9 @@ if command -v apt-get >/dev/null 2>&1; then
     { has named-compilezone && has dnssec-dsfromkey; } || need="$need bind9-utils"
     { has dig && has delv; } || need="$need bind9-dnsutils"
     has kdig || need="$need knot-dnsutils"
+    has lintian || need="$need lintian"
+    has systemd-analyze || need="$need systemd"
+    has adduser || need="$need adduser"
     if [ -n "$need" ]; then
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -q
@@ -19,5 +24,7 @@ if command -v apt-get >/dev/null 2>&1; then
     fi
 fi
 export PATH="$PATH:/usr/sbin"
-cargo build --release --bins
+# cargo-deb makes the Debian package the packaging test installs.
+command -v cargo-deb >/dev/null 2>&1 || cargo install --locked cargo-deb
+cargo build --release --workspace
 exec cargo test --release --all-targets
