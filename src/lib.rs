@@ -33,14 +33,14 @@
 //! layer).
 //!
 //! ```text
-//! layer 6: net explain control daemon               serving and operating
-//! layer 5: compile                                  the one assembly point
-//! layer 4: config                                   TOML → the subsystems' settings
-//! layer 3: query                                    answering one query
-//! layer 2: zone snapshot                            compiled data
-//! layer 1: zonefile geo tsig dnssec health policy   each owns its config types
-//! layer 0: proto                                    protocol types; imports nothing
-//! query path: proto geo tsig dnssec health policy zone snapshot query net
+//! layer 6: net explain control daemon                               serving and operating
+//! layer 5: compile                                                  the one assembly point
+//! layer 4: config                                                   TOML → the subsystems' settings
+//! layer 3: query                                                    answering one query
+//! layer 2: zone snapshot                                            compiled data
+//! layer 1: zonefile geo tsig dnssec health policy stats querylog    each owns its config types
+//! layer 0: proto                                                    protocol types; imports nothing
+//! query path: proto geo tsig dnssec health policy stats querylog zone snapshot query net
 //! never on the query path: zonefile config compile explain control daemon
 //! ```
 //!
@@ -84,6 +84,8 @@ query_path! {
     pub mod dnssec;
     pub mod health;
     pub(crate) mod policy;
+    pub mod stats;
+    pub mod querylog;
     pub(crate) mod zone;
     pub(crate) mod snapshot;
     pub(crate) mod query;

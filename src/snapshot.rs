@@ -15,6 +15,7 @@ use arc_swap::ArcSwap;
 use crate::health::HealthTable;
 use crate::policy::PolicyConfig;
 use crate::proto::{canonical, Client, Name};
+use crate::stats::{labels, LabelId};
 use crate::tsig::Keyring;
 use crate::zone::Zone;
 
@@ -59,6 +60,8 @@ impl ViewMatch {
 #[derive(Debug, Default)]
 pub(crate) struct View {
     pub(crate) name: String,
+    /// The name as a metrics label (`stats::labels`).
+    pub(crate) label: LabelId,
     pub(crate) matcher: ViewMatch,
     /// Zones by lowercased apex wire name.
     pub(crate) zones: FxHashMap<Box<[u8]>, Arc<Zone>>,
@@ -70,8 +73,10 @@ impl View {
         matcher: ViewMatch,
         zones: impl IntoIterator<Item = Arc<Zone>>,
     ) -> Self {
+        let name = name.into();
         Self {
-            name: name.into(),
+            label: labels::intern(&[&name]),
+            name,
             matcher,
             zones: zones
                 .into_iter()

@@ -77,6 +77,12 @@ enum Command {
         #[command(flatten)]
         control: ControlArgs,
     },
+    /// Print the server's metrics in the Prometheus text format, as
+    /// `GET /metrics` serves them.
+    Stats {
+        #[command(flatten)]
+        control: ControlArgs,
+    },
     /// Show which view, zone, policy decisions, health states and records
     /// the server would answer a client with, one decision per line.
     Explain {
@@ -156,6 +162,7 @@ fn main() -> ExitCode {
         }
         Command::Status { control } => call_server(&control, "status"),
         Command::Stop { control } => call_server(&control, "stop"),
+        Command::Stats { control } => call_server(&control, "stats"),
         Command::Health { action, control } => match action {
             None => call_server(&control, "health"),
             Some(HealthAction::Set {

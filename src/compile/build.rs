@@ -17,6 +17,7 @@ use crate::policy::{PolicyConfig, PolicyGroup, PolicySet, Rule};
 use crate::proto::name::wire_name_len;
 use crate::proto::rtype::{self, name as rtype_name};
 use crate::proto::{Diagnostic, LowerName, Name, Position, Rrset};
+use crate::stats::{self, labels, LabelId};
 use crate::zone::{Node, Zone, FLAG_CUT, FLAG_DNAME, FLAG_OCCLUDED, FLAG_WILDCARD_CHILD};
 use crate::zonefile::Record;
 
@@ -245,6 +246,7 @@ impl ZoneBuilder {
                 node.flags |= FLAG_DNAME;
             }
         }
+        let zone_label = label_policy_sets(&apex, &mut nodes);
         add_empty_non_terminals(&apex, &mut nodes);
         mark_occluded_and_wildcards(&apex, &mut nodes, &mut warnings, &self.source);
 
@@ -256,10 +258,32 @@ impl ZoneBuilder {
                 serial,
                 record_count: self.record_count,
                 signer: None,
+                label: zone_label,
             },
             warnings,
         })
     }
+}
+
+/// Numbers the zone and each policy set as metrics labels (zone, owner,
+/// type, set id); returns the zone's.
+fn label_policy_sets(apex: &Name, nodes: &mut FxHashMap<Box<[u8]>, Node>) -> LabelId {
+    let zone = apex.to_string();
+    for (key, node) in nodes.iter_mut() {
+        let Some(groups) = node.policies.as_mut() else {
+            continue;
+        };
+        let owner = Name::from_wire(key)
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        for group in groups.iter_mut() {
+            let rtype = rtype_name(group.rtype);
+            for set in &mut group.sets {
+                set.label = labels::intern(&[&zone, &owner, &rtype, &set.id]);
+            }
+        }
+    }
+    labels::intern(&[&zone])
 }
 
 /// Why an annotated record cannot join the policy sets of its name.
@@ -376,6 +400,8 @@ fn add_policy_record(
         health: a.health,
         evaluate_health: a.evaluate_health,
         rrset,
+        // Given once the zone is complete (label_policy_sets).
+        label: stats::NONE,
     });
     Ok(true)
 }

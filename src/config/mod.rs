@@ -20,6 +20,7 @@ use ipnet::IpNet;
 
 use crate::dnssec::{self, Timing};
 use crate::proto::{codec, Diagnostic, Name, Position};
+use crate::querylog;
 use crate::snapshot::{ViewMatch, DEFAULT_EDNS_UDP_SIZE};
 use crate::tsig::{self, Keyring};
 
@@ -118,6 +119,10 @@ pub struct Config {
     pub control_socket: Option<PathBuf>,
     /// Health checks, regions, CIDR collections, latency table, GeoIP.
     pub policy: policy::PolicySettings,
+    /// `[metrics] listen`: where `GET /metrics` is served, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `[query_log]`: what to log each query to, if anything.
+    pub query_log: querylog::Settings,
 }
 
 impl Default for Config {
@@ -138,6 +143,8 @@ impl Default for Config {
             allow_root: false,
             control_socket: None,
             policy: policy::PolicySettings::default(),
+            metrics_listen: None,
+            query_log: querylog::Settings::default(),
         }
     }
 }
@@ -486,6 +493,21 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
             config.control_socket = Some(base.join(socket.get_ref()));
         }
     }
+    if let Some(addr) = &spec.metrics.listen {
+        match addr.get_ref().parse::<SocketAddr>() {
+            Ok(a) => config.metrics_listen = Some(a),
+            Err(_) => errors.push(at(
+                addr.span().start,
+                format!(
+                    "metrics listen address \"{}\" is not ADDRESS:PORT (for example \"127.0.0.1:9153\")",
+                    addr.get_ref()
+                ),
+            )),
+        }
+    }
+    config.query_log = query_log(&spec.query_log, base, &mut |offset, message| {
+        errors.push(at(offset, message))
+    });
     config.keys = Arc::new(parse_keys(&spec.key, base, &mut |offset, message| {
         errors.push(at(offset, message))
     }));
@@ -678,6 +700,48 @@ fn parse_dnssec(
             col,
         },
     })
+}
+
+/// `[query_log]` into the query log's settings.
+fn query_log(
+    spec: &spec::QueryLogSpec,
+    base: &Path,
+    error: &mut dyn FnMut(usize, String),
+) -> querylog::Settings {
+    let mut settings = querylog::Settings::default();
+    let mut path = |value: &Option<toml::Spanned<String>>, what: &str| {
+        let value = value.as_ref()?;
+        if value.get_ref().is_empty() {
+            error(
+                value.span().start,
+                format!("query_log {what} path is empty"),
+            );
+            return None;
+        }
+        Some(base.join(value.get_ref()))
+    };
+    settings.json = path(&spec.json, "json");
+    settings.dnstap_file = path(&spec.dnstap_file, "dnstap_file");
+    settings.dnstap_socket = path(&spec.dnstap_socket, "dnstap_socket");
+    if let Some(sample) = &spec.sample {
+        match *sample.get_ref() {
+            0 => error(
+                sample.span().start,
+                "query_log sample must be at least 1 (1: every query, 100: one in 100)".into(),
+            ),
+            n => settings.sample = n,
+        }
+    }
+    if let Some(queue) = &spec.queue {
+        match *queue.get_ref() {
+            0 => error(
+                queue.span().start,
+                "query_log queue must be at least 1".into(),
+            ),
+            n => settings.queue = n,
+        }
+    }
+    settings
 }
 
 #[cfg(test)]

@@ -24,6 +24,10 @@ pub struct Spec {
     pub key: Vec<KeySpec>,
     #[serde(default)]
     pub control: ControlSpec,
+    #[serde(default)]
+    pub metrics: MetricsSpec,
+    #[serde(default)]
+    pub query_log: QueryLogSpec,
     /// Routing policies: see config/policy.rs; health tables: health/spec.rs.
     pub geo: Option<super::policy::GeoSpec>,
     #[serde(default)]
@@ -132,4 +136,28 @@ impl std::fmt::Debug for KeySpec {
 #[serde(deny_unknown_fields)]
 pub struct ControlSpec {
     pub socket: Option<Spanned<String>>,
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSpec {
+    /// `ADDRESS:PORT` serving `GET /metrics`; absent: no endpoint.
+    pub listen: Option<Spanned<String>>,
+}
+
+/// `[query_log]`: one record per query (or per `sample` queries).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryLogSpec {
+    /// A file to append one JSON object per query to.
+    pub json: Option<Spanned<String>>,
+    /// A file to write dnstap (Frame Streams) to.
+    pub dnstap_file: Option<Spanned<String>>,
+    /// A Unix socket a dnstap collector listens on.
+    pub dnstap_socket: Option<Spanned<String>>,
+    /// Log one query in this many (default 1: every query).
+    pub sample: Option<Spanned<u64>>,
+    /// Records waiting for the writer before new ones are dropped.
+    pub queue: Option<Spanned<usize>>,
 }

@@ -18,6 +18,8 @@
 //! whoever asked.
 
 mod files;
+pub mod http;
+pub mod metrics;
 pub mod notify;
 mod reload;
 pub mod socket;

@@ -24,6 +24,7 @@ use crate::health::{HealthTable, Monitor};
 use crate::policy::PolicyConfig;
 use crate::proto::Name;
 use crate::snapshot::{Snapshot, ViewMatch};
+use crate::stats::EVENTS;
 use crate::zone::Zone;
 
 /// A zone's identity across reloads: its name, file and signing settings
@@ -203,6 +204,7 @@ impl Reloader {
             if let Ok(mut status) = self.status.lock() {
                 status.reloads += 1;
                 status.last_reload = Some((SystemTime::now(), report.ok, ms));
+                EVENTS.reload(report.ok);
             }
         }
         if asked || !quiet {

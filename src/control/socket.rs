@@ -99,6 +99,8 @@ pub struct Served {
     pub health: Handle,
     /// The snapshot queries are answered from, for `explain`.
     pub(crate) state: Arc<ArcSwap<Snapshot>>,
+    /// What `stats` shows.
+    pub metrics: super::metrics::Sources,
 }
 
 /// A bound control socket; removes its file when dropped, unless another
@@ -229,6 +231,7 @@ async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> i
         status,
         health,
         state,
+        metrics,
     } = served;
     let uid = stream.peer_cred()?.uid();
     let (reader, mut writer) = stream.into_split();
@@ -272,6 +275,13 @@ async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> i
             Err(e) => (vec![format!("bad zone name \"{zone}\": {e}")], false),
         },
         ["health"] => (health.list(), true),
+        ["stats"] => (
+            super::metrics::render(&metrics)
+                .lines()
+                .map(str::to_string)
+                .collect(),
+            true,
+        ),
         ["health", "set", name, state] => match health.set(name, state) {
             Ok(line) => (vec![line], true),
             Err(e) => (vec![e.to_string()], false),
@@ -279,7 +289,7 @@ async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> i
         ["explain", name, rtype, client] => explain(&state, name, rtype, client),
         _ => (
             vec![format!(
-                "unknown command \"{}\"; try status, reload, reload ZONE, health, health set CHECK up|down|auto, explain NAME TYPE CLIENT or stop",
+                "unknown command \"{}\"; try status, reload, reload ZONE, health, health set CHECK up|down|auto, explain NAME TYPE CLIENT, stats or stop",
                 line.trim()
             )],
             false,

@@ -22,6 +22,7 @@ use std::sync::mpsc::Sender;
 use crate::config::Config;
 use crate::control::{self, Control, Job, Overrides};
 use crate::net;
+use crate::querylog::QueryLog;
 use privileges::{Plan, PrivilegeError};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,13 @@ pub enum DaemonError {
     },
     #[error("cannot listen on any default address ({0}); set [server] listen (signpost.toml(5))")]
     NoDefault(String),
+    #[error("cannot serve metrics on {addr}: {source} (signpost.toml(5), [metrics] listen)")]
+    Metrics {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open the query log: {0} (signpost.toml(5), [query_log])")]
+    QueryLog(std::io::Error),
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
     #[error("cannot start a worker thread: {0}")]
@@ -60,6 +68,12 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
         config.source.is_some(),
     )?;
     let bound = bind_listeners(&config.listen, config.listen_is_default, config.workers)?;
+    let metrics = match config.metrics_listen {
+        Some(addr) => {
+            Some(bind_metrics(addr).map_err(|source| DaemonError::Metrics { addr, source })?)
+        }
+        None => None,
+    };
     let mut socket = match &config.control_socket {
         None => {
             tracing::info!("no control socket (give --control PATH for signpostctl)");
@@ -84,6 +98,12 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
         privileges::become_user(target)?;
     }
 
+    // Opened as the user we serve as: it owns the files it writes.
+    let log = if config.query_log.enabled() {
+        Some(QueryLog::start(&config.query_log).map_err(DaemonError::QueryLog)?)
+    } else {
+        None
+    };
     let notifier = control::notify::Notifier::from_env();
     let control =
         Control::start(config.clone(), overrides, notifier.clone()).map_err(DaemonError::Thread)?;
@@ -95,6 +115,13 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
         .map_err(DaemonError::Runtime)?;
     // `signpostctl stop` rings this; the signal loop below listens.
     let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+    let metrics_sources = control::metrics::Sources {
+        status: control.status.clone(),
+        health: control.health.clone(),
+        state: control.state.clone(),
+        log: log.clone(),
+    };
+    let mut announce_metrics = String::new();
     if let Some(s) = &mut socket {
         runtime.spawn(s.serve(control::socket::Served {
             server: control::socket::Identity::of(&config),
@@ -103,9 +130,21 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
             status: control.status.clone(),
             health: control.health.clone(),
             state: control.state.clone(),
+            metrics: metrics_sources.clone(),
         }));
         tracing::info!(path = %s.path().display(), "control socket ready");
     }
+    if let Some(listener) = metrics {
+        let addr = listener.local_addr().ok();
+        runtime.spawn(control::http::serve(listener, metrics_sources.clone()));
+        if let Some(addr) = addr {
+            announce_metrics = format!("metrics http://{addr}/metrics\n");
+        }
+    }
+    let serving = net::Serving {
+        state: control.state.clone(),
+        log: log.clone(),
+    };
 
     let settings = net::tcp::TcpSettings {
         idle_timeout: config.tcp_idle_timeout,
@@ -120,15 +159,12 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
         ));
         listeners.push((b.udp_addr, b.tcp_addr));
         for (w, sock) in b.udp.into_iter().enumerate() {
-            net::udp::spawn_worker(format!("signpost-udp{i}.{w}"), sock, control.state.clone())
+            net::udp::spawn_worker(format!("signpost-udp{i}.{w}"), sock, serving.clone())
                 .map_err(DaemonError::Thread)?;
         }
-        runtime.spawn(net::tcp::serve(
-            b.tcp,
-            control.state.clone(),
-            settings.clone(),
-        ));
+        runtime.spawn(net::tcp::serve(b.tcp, serving.clone(), settings.clone()));
     }
+    announce.push_str(&announce_metrics);
     control.set_listeners(listeners);
     // Handlers go in before the announcement: whoever reads it may send
     // SIGHUP at once, and SIGHUP's default action would kill us.
@@ -170,7 +206,17 @@ pub fn run(config: Config, overrides: Overrides) -> Result<(), DaemonError> {
     // that is going away.
     drop(socket);
     control.stop();
+    if let Some(log) = log {
+        // The records queued so far, and the end of each dnstap stream.
+        log.finish();
+    }
     Ok(())
+}
+
+fn bind_metrics(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
 }
 
 /// Binds every address. A configured address that cannot be bound stops

@@ -32,6 +32,17 @@ pub(super) const MAX_PROBES: usize = 64;
 pub struct Handle(Arc<Shared>);
 
 impl Handle {
+    /// Each check's name and whether it is up, in config order.
+    pub fn states(&self) -> Vec<(String, bool)> {
+        let inner = self.0.lock();
+        inner
+            .board
+            .entries
+            .iter()
+            .map(|e| (e.def.name.clone(), e.up))
+            .collect()
+    }
+
     /// One line per check, in config order:
     /// `NAME up|down auto|forced TYPE last=… latency=… checked=… changed=… reason=…`.
     pub fn list(&self) -> Vec<String> {

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use super::check::{CheckDef, CheckKind};
+use crate::stats::EVENTS;
 
 /// Counts consecutive results that disagree with the current state; that
 /// many (the threshold) flip it, in either direction.
@@ -320,6 +321,7 @@ impl Board {
                     tracing::warn!(check = %e.def.name, "health check {how}down: {reason}");
                 }
                 flipped.push(e.def.name.clone());
+                EVENTS.health_transition(&e.def.name);
             }
         }
         flipped

@@ -8,8 +8,22 @@ pub(crate) mod udp;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::querylog::QueryLog;
+use crate::snapshot::Snapshot;
+
+/// What every listener answers from.
+#[derive(Clone)]
+pub(crate) struct Serving {
+    /// The snapshot in force, swapped on reload.
+    pub(crate) state: Arc<ArcSwap<Snapshot>>,
+    /// The query log, when `[query_log]` is on.
+    pub(crate) log: Option<Arc<QueryLog>>,
+}
 
 /// Receive buffer asked for on each UDP socket, so a burst is queued
 /// rather than dropped while a worker is busy.

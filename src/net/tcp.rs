@@ -5,16 +5,16 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use arc_swap::ArcSwap;
+use super::Serving;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use crate::proto::{Client, Transport};
 use crate::query;
-use crate::snapshot::Snapshot;
+use crate::stats::{self, Events, EVENTS};
 
 #[derive(Clone)]
 pub(crate) struct TcpSettings {
@@ -24,7 +24,7 @@ pub(crate) struct TcpSettings {
 
 /// Accepts connections until the process exits. Must run inside a tokio
 /// runtime.
-pub(crate) async fn serve(listener: TcpListener, state: Arc<ArcSwap<Snapshot>>, settings: TcpSettings) {
+pub(crate) async fn serve(listener: TcpListener, serving: Serving, settings: TcpSettings) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -45,10 +45,12 @@ pub(crate) async fn serve(listener: TcpListener, state: Arc<ArcSwap<Snapshot>>, 
         };
         // Over the limit: close at once rather than queue (RFC 7766 §6.2.2).
         let Ok(permit) = slots.clone().try_acquire_owned() else {
+            Events::count(&EVENTS.tcp_refused);
             drop(stream);
             continue;
         };
-        let state = state.clone();
+        Events::count(&EVENTS.tcp_accepted);
+        let serving = serving.clone();
         let idle = settings.idle_timeout;
         tokio::spawn(async move {
             let client = Client {
@@ -56,18 +58,14 @@ pub(crate) async fn serve(listener: TcpListener, state: Arc<ArcSwap<Snapshot>>, 
                 local: stream.local_addr().ok(),
                 transport: Transport::Tcp,
             };
-            connection(stream, state, idle, client).await;
+            connection(stream, &serving, idle, client).await;
+            Events::count(&EVENTS.tcp_closed);
             drop(permit);
         });
     }
 }
 
-async fn connection(
-    stream: TcpStream,
-    state: Arc<ArcSwap<Snapshot>>,
-    idle: Duration,
-    client: Client,
-) {
+async fn connection(stream: TcpStream, serving: &Serving, idle: Duration, client: Client) {
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
@@ -79,11 +77,18 @@ async fn connection(
             Ok(Ok(true)) => {}
             _ => break,
         }
-        let snapshot = state.load();
-        if !query::respond(&snapshot, &packet, &client, &mut out) {
+        let received = serving.log.as_ref().map(|_| SystemTime::now());
+        let snapshot = serving.state.load();
+        let outcome = query::respond(&snapshot, &packet, &client, &mut out);
+        drop(snapshot);
+        stats::with_tally(|tally| tally.count(outcome.as_ref(), Transport::Tcp, &out));
+        if let (Some(log), Some(received)) = (&serving.log, received) {
+            let sent: &[u8] = if outcome.is_some() { &out } else { &[] };
+            log.maybe_log(received, &client, &packet, sent, outcome.as_ref());
+        }
+        if outcome.is_none() {
             continue;
         }
-        drop(snapshot);
         let len = (out.len().min(usize::from(u16::MAX)) as u16).to_be_bytes();
         if writer.write_all(&len).await.is_err() || writer.write_all(&out).await.is_err() {
             break;

@@ -8,31 +8,29 @@
 //! thread blocked in recvmmsg only waits when there is nothing to do.
 
 use std::net::UdpSocket;
-use std::sync::Arc;
-
 use std::os::fd::AsRawFd;
-
-use arc_swap::ArcSwap;
+use std::time::SystemTime;
 
 use super::mmsg::Batch;
+use super::Serving;
 
 use crate::proto::{Client, Transport};
 use crate::query;
-use crate::snapshot::Snapshot;
+use crate::stats;
 
 /// Starts a worker thread serving `socket` until the process exits.
 pub(crate) fn spawn_worker(
     name: String,
     socket: UdpSocket,
-    state: Arc<ArcSwap<Snapshot>>,
+    serving: Serving,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     socket.set_nonblocking(false)?;
     std::thread::Builder::new()
         .name(name)
-        .spawn(move || serve(&socket, &state))
+        .spawn(move || serve(&socket, &serving))
 }
 
-fn serve(socket: &UdpSocket, state: &ArcSwap<Snapshot>) {
+fn serve(socket: &UdpSocket, serving: &Serving) {
     let fd = socket.as_raw_fd();
     // A wildcard bind does not know the destination of each datagram.
     let local = socket
@@ -54,14 +52,25 @@ fn serve(socket: &UdpSocket, state: &ArcSwap<Snapshot>) {
                 continue;
             }
         };
-        let snapshot = state.load();
-        batch.answer_each(n, |request, addr, out| {
-            let client = Client {
-                addr,
-                local,
-                transport: Transport::Udp,
-            };
-            query::respond(&snapshot, request, &client, out)
+        let snapshot = serving.state.load();
+        let log = serving.log.as_deref();
+        let received = log.map(|_| SystemTime::now());
+        // This thread's counters, locked once for the batch.
+        stats::with_tally(|tally| {
+            batch.answer_each(n, |request, addr, out| {
+                let client = Client {
+                    addr,
+                    local,
+                    transport: Transport::Udp,
+                };
+                let outcome = query::respond(&snapshot, request, &client, out);
+                tally.count(outcome.as_ref(), Transport::Udp, out);
+                if let (Some(log), Some(received)) = (log, received) {
+                    let sent: &[u8] = if outcome.is_some() { out } else { &[] };
+                    log.maybe_log(received, &client, request, sent, outcome.as_ref());
+                }
+                outcome.is_some()
+            });
         });
         drop(snapshot);
         batch.send(fd, n);

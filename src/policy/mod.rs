@@ -22,6 +22,7 @@ use rustc_hash::FxHashMap;
 
 use crate::geo::GeoDb;
 use crate::proto::Rrset;
+use crate::stats::LabelId;
 
 /// The eight policies of SPEC §3 (simple is a plain RRset, no group).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +107,8 @@ pub(crate) struct PolicySet {
     /// For ALIAS sets: unhealthy when the target has no healthy answer.
     pub(crate) evaluate_health: bool,
     pub(crate) rrset: Rrset,
+    /// Zone, owner, type and id as a metrics label (`stats::labels`).
+    pub(crate) label: LabelId,
 }
 
 /// All the sets at one owner and type.

@@ -9,6 +9,7 @@ use super::{GeoMatch, Kind, PolicyConfig, PolicyGroup, PolicySet, Rule};
 use crate::geo::{distance_km, Location};
 use crate::health::HealthTable;
 use crate::proto::canonical;
+use crate::stats::Chosen;
 
 /// Most records a multivalue answer carries (SPEC §3).
 const MULTIVALUE_MAX: usize = 8;
@@ -34,6 +35,8 @@ pub(crate) struct Env<'a> {
     pub(crate) degraded: bool,
     /// Weighted draws and multivalue shuffles.
     pub(crate) random: &'a dyn Random,
+    /// The sets answered with, for metrics and the query log.
+    pub(crate) chosen: Chosen,
 }
 
 impl<'a> Env<'a> {
@@ -54,6 +57,7 @@ impl<'a> Env<'a> {
             trace: None,
             degraded: false,
             random,
+            chosen: Chosen::default(),
         }
     }
 
@@ -138,7 +142,11 @@ pub(crate) fn select<'g>(
             if !healthy.iter().any(|&h| h) {
                 env.degraded = true;
             }
-            return multivalue(group, healthy, env);
+            let sets = multivalue(group, healthy, env);
+            for set in &sets {
+                env.chosen.push(set.label);
+            }
+            return sets;
         }
     };
     if chosen.is_some_and(|i| !healthy.get(i).copied().unwrap_or(false)) {
@@ -148,6 +156,9 @@ pub(crate) fn select<'g>(
         Some(i) => {
             let set = group.sets.get(i);
             env.note(|| format!("  chose set {}", set.map_or("?", |s| &s.id)));
+            if let Some(set) = set {
+                env.chosen.push(set.label);
+            }
             set.into_iter().collect()
         }
         None => {
@@ -470,6 +481,7 @@ mod tests {
             health,
             evaluate_health: false,
             rrset: Rrset::new(rtype::A, 60, &[&[192, 0, 2, 1]]),
+            label: 0,
         }
     }
 

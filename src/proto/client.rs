@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 /// How the query arrived; it decides the size limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
     Udp,
     Tcp,

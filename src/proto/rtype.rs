@@ -174,6 +174,26 @@ pub fn from_bytes(text: &[u8]) -> Option<u16> {
     u16::try_from(value).ok()
 }
 
+/// One bit per type code: set for the types with a mnemonic.
+// Evaluated at compile time: an index out of range fails the build.
+#[allow(clippy::indexing_slicing)]
+static KNOWN: [u64; 1024] = {
+    let mut bits = [0u64; 1024];
+    let mut i = 0;
+    while i < TYPES.len() {
+        let code = TYPES[i].0 as usize;
+        bits[code / 64] |= 1 << (code % 64);
+        i += 1;
+    }
+    bits
+};
+
+/// Whether `code` has a mnemonic; constant time, for the query path.
+pub fn is_known(code: u16) -> bool {
+    let code = usize::from(code);
+    KNOWN.get(code / 64).is_some_and(|word| word & (1 << (code % 64)) != 0)
+}
+
 /// The mnemonic of a type, or `TYPEnnn` for one without a name.
 pub fn name(code: u16) -> String {
     match TYPES.iter().find(|(c, _)| *c == code) {
@@ -198,6 +218,8 @@ mod tests {
         for &(code, mnemonic) in TYPES {
             assert_eq!(from_str(mnemonic), Some(code));
             assert_eq!(name(code), mnemonic);
+            assert!(is_known(code));
         }
+        assert!(!is_known(65280) && !is_known(0) && is_known(65401));
     }
 }

@@ -7,6 +7,7 @@
 //! asks for. Nothing here signs, and nothing knows about wire format or
 //! sizes.
 
+use crate::stats::LabelId;
 use crate::policy::select::{select, Env};
 use crate::policy::{PolicyGroup, PolicySet};
 use crate::proto::name::wire_name_len;
@@ -54,6 +55,8 @@ pub(crate) struct NamedRrset<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct Answer<'a> {
     pub(crate) rcode: u8,
+    /// The metrics label of the zone the question fell in (`NONE`: none).
+    pub(crate) zone: LabelId,
     pub(crate) authoritative: bool,
     pub(crate) answer: Vec<NamedRrset<'a>>,
     pub(crate) authority: Vec<NamedRrset<'a>>,
@@ -194,6 +197,7 @@ fn resolve_depth<'a>(
         answer.rcode = rcode::REFUSED;
         return answer;
     };
+    answer.zone = zone.label;
     answer.authoritative = true;
     let mut current = Current {
         key: qname,

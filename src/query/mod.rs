@@ -28,6 +28,7 @@ use crate::policy::select::Env;
 use crate::proto::header::{FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, OPCODE_MASK};
 use crate::proto::{rcode, rtype, Client, Transport};
 use crate::snapshot::{Snapshot, View};
+use crate::stats::{Chosen, Outcome};
 use crate::tsig::{self, ReplySigner, Verdict};
 use dnssec::Section;
 use lookup::{Answer, NamedRrset, Owner};
@@ -38,11 +39,18 @@ use wire::{Full, Writer, OPT_LEN};
 const MIN_UDP_SIZE: u16 = 512;
 /// Extended RCODE BADVERS (16), upper eight bits as carried in OPT.
 const BADVERS_HIGH: u8 = 1;
+const BADVERS: u16 = 16;
 
 /// Writes the response to `packet` into `out`, drawing policy decisions
-/// from this thread's random source. Returns false when the packet
-/// deserves no response at all.
-pub(crate) fn respond(snapshot: &Snapshot, packet: &[u8], client: &Client, out: &mut Vec<u8>) -> bool {
+/// from this thread's random source. Returns what was decided, for the
+/// counters and the query log; `None` when the packet deserves no
+/// response at all.
+pub(crate) fn respond(
+    snapshot: &Snapshot,
+    packet: &[u8],
+    client: &Client,
+    out: &mut Vec<u8>,
+) -> Option<Outcome> {
     with_thread_random(|random| respond_with(snapshot, packet, client, random, out))
 }
 
@@ -53,17 +61,17 @@ pub(crate) fn respond_with(
     client: &Client,
     random: &dyn Random,
     out: &mut Vec<u8>,
-) -> bool {
+) -> Option<Outcome> {
     let request = match request::parse(packet) {
         Ok(request) => request,
-        Err(Reject::Drop) => return false,
+        Err(Reject::Drop) => return None,
         Err(Reject::FormErr {
             id,
             flags,
             question,
         }) => {
             error_reply(out, id, flags, question.unwrap_or_default(), rcode::FORMERR);
-            return true;
+            return Some(Outcome::early(0, rcode::FORMERR));
         }
         Err(Reject::NotImp {
             id,
@@ -71,19 +79,19 @@ pub(crate) fn respond_with(
             question,
         }) => {
             error_reply(out, id, flags, question.unwrap_or_default(), rcode::NOTIMP);
-            return true;
+            return Some(Outcome::early(0, rcode::NOTIMP));
         }
     };
     let Some(rr) = request.tsig else {
-        answer(snapshot, &request, client, None, random, out);
-        return true;
+        return Some(answer(snapshot, &request, client, None, random, out));
     };
     // Signed (RFC 8945 §5.2): every outcome but FORMERR carries a TSIG RR.
     let now = tsig::now();
-    match tsig::verify(&snapshot.keys, packet, &rr, now) {
+    let outcome = match tsig::verify(&snapshot.keys, packet, &rr, now) {
         Verdict::Valid(signer) => {
-            answer(snapshot, &request, client, Some(&signer), random, out);
+            let outcome = answer(snapshot, &request, client, Some(&signer), random, out);
             signer.sign(out, now);
+            outcome
         }
         Verdict::SignedError(signer) => {
             tracing::debug!(
@@ -93,6 +101,7 @@ pub(crate) fn respond_with(
             );
             notauth(snapshot, &request, out);
             signer.sign(out, now);
+            Outcome::early(request.qtype, rcode::NOTAUTH)
         }
         Verdict::UnsignedError(unsigned) => {
             tracing::debug!(
@@ -103,6 +112,7 @@ pub(crate) fn respond_with(
             );
             notauth(snapshot, &request, out);
             unsigned.append(out, now);
+            Outcome::early(request.qtype, rcode::NOTAUTH)
         }
         Verdict::Malformed => {
             error_reply(
@@ -112,9 +122,10 @@ pub(crate) fn respond_with(
                 request.question,
                 rcode::FORMERR,
             );
+            Outcome::early(request.qtype, rcode::FORMERR)
         }
-    }
-    true
+    };
+    Some(outcome)
 }
 
 /// One question as the query path decides it, however it arrived.
@@ -139,6 +150,8 @@ pub(crate) struct Resolution<'s> {
     pub(crate) scope: Option<u8>,
     /// One line per decision, when asked for (`signpostctl explain`).
     pub(crate) trace: Vec<String>,
+    /// The policy sets answered with.
+    pub(crate) chosen: Chosen,
 }
 
 /// Where policies locate a client: by its ECS subnet when it sends one
@@ -183,6 +196,7 @@ pub(crate) fn resolve<'s>(
         answer,
         scope: env.scope,
         trace: env.trace.unwrap_or_default(),
+        chosen: env.chosen,
     })
 }
 
@@ -195,7 +209,7 @@ fn answer(
     signer: Option<&ReplySigner<'_>>,
     random: &dyn Random,
     out: &mut Vec<u8>,
-) {
+) -> Outcome {
     let flags = reply_flags(request);
     if let Some(edns) = request.edns {
         if edns.version != 0 {
@@ -203,14 +217,14 @@ fn answer(
             let mut w = Writer::new(out, request.id, flags, request.question, usize::MAX);
             w.opt(snapshot.edns_udp_size, BADVERS_HIGH, edns.dnssec_ok, None);
             w.set_count(3, 1);
-            return;
+            return Outcome::early(request.qtype, BADVERS);
         }
     }
     if let Some(code) = refuse_early(request) {
         let flags = flags | u16::from(code);
         let mut w = Writer::new(out, request.id, flags, request.question, usize::MAX);
         finish_opt(&mut w, snapshot, request.edns, 0, 0);
-        return;
+        return Outcome::early(request.qtype, code);
     }
     let question = Question {
         qname: request.qname.as_wire(),
@@ -224,7 +238,7 @@ fn answer(
         let flags = flags | u16::from(rcode::REFUSED);
         let mut w = Writer::new(out, request.id, flags, request.question, usize::MAX);
         finish_opt(&mut w, snapshot, request.edns, 0, 0);
-        return;
+        return Outcome::early(request.qtype, rcode::REFUSED);
     };
     let signing = request
         .edns
@@ -247,6 +261,14 @@ fn answer(
         scope,
         out,
     );
+    Outcome {
+        zone: resolved.answer.zone,
+        view: resolved.view.label,
+        qtype: request.qtype,
+        rcode: u16::from(resolved.answer.rcode),
+        policy: resolved.chosen,
+        ecs: question.subnet.map(|s| (s.addr, s.source_prefix)),
+    }
 }
 
 /// NOTAUTH for a signed request that failed TSIG checks; the caller adds

@@ -30,6 +30,7 @@ use crate::health::HealthTable;
 use crate::policy::random::{Random, SplitMix};
 use crate::proto::{rtype, Client, Name, Transport};
 use crate::snapshot::Snapshot;
+use crate::stats::{labels, Outcome};
 
 // ---------------------------------------------------------------- harness
 
@@ -106,9 +107,11 @@ impl World {
             transport: Transport::Udp,
         };
         let mut out = Vec::new();
-        let sent = super::respond_with(&self.snapshot, &packet, &client, random, &mut out);
-        assert!(sent, "no response to {}", ask.qname);
-        Reply::parse(&out)
+        let outcome = super::respond_with(&self.snapshot, &packet, &client, random, &mut out);
+        let outcome = outcome.unwrap_or_else(|| panic!("no response to {}", ask.qname));
+        let mut reply = Reply::parse(&out);
+        reply.outcome = outcome;
+        reply
     }
 }
 
@@ -177,6 +180,8 @@ pub(super) struct Reply {
     pub(super) opt: bool,
     /// The ECS scope prefix of the reply's OPT, when it has the option.
     pub(super) scope: Option<u8>,
+    /// What the query path reported for the counters and the query log.
+    pub(super) outcome: Outcome,
 }
 
 impl Reply {
@@ -196,6 +201,7 @@ impl Reply {
             additional: lines(&msg.additionals),
             opt: msg.edns.is_some(),
             scope,
+            outcome: Outcome::default(),
         }
     }
 }
@@ -1793,6 +1799,31 @@ fn the_same_seed_gives_the_same_answers() {
     // Not a constant: both sets turn up, and another seed differs.
     assert!(first.iter().any(|a| a.ends_with(".1")) && first.iter().any(|a| a.ends_with(".2")));
     assert_ne!(first, sequence(43));
+}
+
+/// What the counters and the query log are told: the zone, the view and
+/// the policy set the answer came from, by their metrics labels.
+#[test]
+fn the_outcome_names_zone_view_and_chosen_set() {
+    let world = policy_world();
+    world.set_down(&[]);
+    let reply = world.ask(&Ask::new("w.policy.test.", rtype::A, MUNICH), &Scripted::new(&[70]));
+    let outcome = reply.outcome;
+    assert_eq!(outcome.zone, labels::intern(&["policy.test."]));
+    assert_eq!(outcome.view, labels::intern(&["default"]));
+    assert_eq!((outcome.qtype, outcome.rcode), (rtype::A, 0));
+    let green = labels::intern(&["policy.test.", "w.policy.test.", "A", "green"]);
+    assert_eq!(outcome.policy.as_slice(), &[green]);
+
+    // Outside every zone: REFUSED, no zone, no set.
+    let reply = world.ask(&Ask::new("elsewhere.example.", rtype::AAAA, MUNICH), &SplitMix::seeded(1));
+    assert_eq!(reply.outcome.zone, labels::NONE);
+    assert_eq!(reply.outcome.rcode, 5);
+    assert!(reply.outcome.policy.as_slice().is_empty());
+
+    // A multivalue answer counts each set it was made from.
+    let reply = world.ask(&Ask::new("mvs.policy.test.", rtype::A, MUNICH), &SplitMix::seeded(1));
+    assert_eq!(reply.outcome.policy.as_slice().len(), 3, "{reply:?}");
 }
 
 /// Ten records, none of them down or all of them down: eight distinct

@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 use crate::dnssec::ZoneSigner;
 use crate::policy::PolicyGroup;
 use crate::proto::{Name, Rrset};
+use crate::stats::LabelId;
 
 /// Node flag: NS here and not the apex, a delegation point.
 pub(crate) const FLAG_CUT: u8 = 1;
@@ -72,6 +73,8 @@ pub(crate) struct Zone {
     /// The zone's DNSSEC signer when `dnssec = true` (set after loading,
     /// before the zone is shared).
     pub(crate) signer: Option<Arc<ZoneSigner>>,
+    /// The zone's label in metrics (`stats::labels`).
+    pub(crate) label: LabelId,
 }
 
 impl Zone {
