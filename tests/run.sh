@@ -2,7 +2,8 @@
 # Installs what the tests need (Debian packages: knotd as the reference
 # peer, BIND's zone compiler and DNSSEC tools, dig and delv, kdig as a
 # second TSIG checker; lintian, systemd-analyze and adduser for the
-# package; cargo-deb from crates.io),
+# package; Python's prometheus_client to parse /metrics, fstrm_capture as
+# a dnstap collector; cargo-deb from crates.io),
 # builds the workspace and runs the whole test suite.
 set -eu
 cd "$(dirname "$0")/.."
@@ -16,6 +17,8 @@ if command -v apt-get >/dev/null 2>&1; then
     has lintian || need="$need lintian"
     has systemd-analyze || need="$need systemd"
     has adduser || need="$need adduser"
+    /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need="$need python3-prometheus-client"
+    has fstrm_capture || need="$need fstrm-bin"
     if [ -n "$need" ]; then
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -q
