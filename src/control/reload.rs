@@ -215,7 +215,8 @@ impl Reloader {
     }
 
     /// Re-reads the config file when the trigger asks for it. Settings that
-    /// need a restart (listeners, workers, TCP limits, control socket) stay
+    /// need a restart (listeners, workers, TCP limits, control socket,
+    /// metrics endpoint, query log) stay
     /// as they are. Returns whether a new config took effect.
     fn reread_config(&mut self, trigger: &Trigger<'_>, report: &mut Report) -> bool {
         let Some(path) = self.config.source.clone() else {
@@ -242,9 +243,11 @@ impl Reloader {
                     || new.tcp_idle_timeout != old.tcp_idle_timeout
                     || new.tcp_max_connections != old.tcp_max_connections
                     || new.control_socket != old.control_socket
+                    || new.metrics_listen != old.metrics_listen
+                    || new.query_log != old.query_log
                 {
                     let line = format!(
-                        "config {}: listen addresses, workers, TCP limits and the control socket change only on restart",
+                        "config {}: listen addresses, workers, TCP limits, the control socket, [metrics] and [query_log] change only on restart",
                         path.display()
                     );
                     tracing::warn!("{line}");
@@ -255,6 +258,8 @@ impl Reloader {
                 new.tcp_idle_timeout = old.tcp_idle_timeout;
                 new.tcp_max_connections = old.tcp_max_connections;
                 new.control_socket.clone_from(&old.control_socket);
+                new.metrics_listen = old.metrics_listen;
+                new.query_log.clone_from(&old.query_log);
                 new.zones.extend(self.overrides.zones.iter().cloned());
                 if let Some(watch) = self.overrides.watch {
                     new.watch = watch;
