@@ -10,7 +10,7 @@
 //! Files in the key directory, named like BIND's so operators recognise them:
 //!
 //! ```text
-//! K<zone>.+<alg>+<tag>.key   the DNSKEY in zone-file form (public, for DS tools)
+//! K<zone>.+<alg>+<tag>.key   the DNSKEY in zone-file form (public, for DS tools; 0644)
 //! K<zone>.+<alg>+<tag>.pk8   the private key, PKCS#8 DER as ring writes it (0600)
 //! ```
 //!
@@ -236,8 +236,9 @@ pub fn ds_line(zone: &Name, key: &SigningKey) -> String {
     )
 }
 
-/// Makes a new key and writes its two files (mode 0600, never
-/// overwriting). Returns the key and the path of its `.key` file.
+/// Makes a new key and writes its two files, never overwriting: the
+/// private `.pk8` mode 0600, the public `.key` mode 0644. Returns the key
+/// and the path of its `.key` file.
 pub fn generate(
     zone: &Name,
     algorithm: SigningAlgorithm,
@@ -258,13 +259,23 @@ pub fn generate(
     let base = base_name(zone, algorithm, key.key_tag);
     let private = dir.join(format!("{base}.pk8"));
     let public = dir.join(format!("{base}.key"));
-    write_private(&private, der.as_ref())?;
-    write_private(&public, format!("{}\n", dnskey_line(zone, &key)).as_bytes())?;
+    write_new(&private, der.as_ref(), PRIVATE_MODE)?;
+    write_new(&public, format!("{}\n", dnskey_line(zone, &key)).as_bytes(), PUBLIC_MODE)?;
     Ok((key, public))
 }
 
-fn write_private(path: &Path, data: &[u8]) -> Result<(), KeyError> {
-    use std::os::unix::fs::OpenOptionsExt;
+/// The private key: the server's user alone may read it.
+const PRIVATE_MODE: u32 = 0o600;
+/// The DNSKEY is published in the zone anyway; DS tools and other users
+/// (a `dnssec-dsfromkey` run by someone else) may read it.
+const PUBLIC_MODE: u32 = 0o644;
+
+/// Creates `path` with exactly `mode`. The file is created with that mode
+/// (so the private key is never readable by others, even for a moment) and
+/// then set to it, so the umask does not make the result depend on the
+/// shell it was run from.
+fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), KeyError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let io = |source| KeyError::Io {
         path: path.display().to_string(),
         source,
@@ -272,8 +283,10 @@ fn write_private(path: &Path, data: &[u8]) -> Result<(), KeyError> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(mode)
         .open(path)
+        .map_err(io)?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(io)?;
     file.write_all(data).map_err(io)?;
     file.sync_all().map_err(io)
@@ -375,8 +388,11 @@ mod tests {
             assert_eq!(loaded.key_tag, key.key_tag);
             assert_eq!(loaded.dnskey_rdata, key.dnskey_rdata);
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            // The DNSKEY is public; the private key is for the server alone.
+            assert_eq!(mode(&path), 0o644, "{}", path.display());
+            let private = path.with_extension("pk8");
+            assert_eq!(mode(&private), 0o600, "{}", private.display());
         }
         std::fs::remove_dir_all(&dir).ok();
     }
