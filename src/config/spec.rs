@@ -24,6 +24,8 @@ pub struct Spec {
     pub key: Vec<KeySpec>,
     #[serde(default)]
     pub control: ControlSpec,
+    #[serde(default)]
+    pub log: LogSpec,
     /// Routing policies: see config/policy.rs; health tables: health/spec.rs.
     pub geo: Option<super::policy::GeoSpec>,
     #[serde(default)]
@@ -132,4 +134,14 @@ impl std::fmt::Debug for KeySpec {
 #[serde(deny_unknown_fields)]
 pub struct ControlSpec {
     pub socket: Option<Spanned<String>>,
+}
+
+/// `[log]`: what the daemon's log lines look like on standard error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSpec {
+    /// `text` (default) or `json`.
+    pub format: Option<super::LogFormat>,
+    /// A level or `tracing` filter directives, as `SIGNPOST_LOG` takes.
+    pub level: Option<Spanned<String>>,
 }

@@ -46,6 +46,8 @@ pub struct Overrides {
     pub zones: Vec<ZoneConfig>,
     /// `--no-watch`.
     pub watch: Option<bool>,
+    /// `--log-format`.
+    pub log_format: Option<crate::config::LogFormat>,
 }
 
 /// Work for the reload thread.

@@ -199,7 +199,16 @@ impl Reloader {
         let ms = started.elapsed().as_millis() as u64;
         let quiet = matches!(trigger, Trigger::Watch) && !config_changed && !zones_changed;
         if !quiet || !report.ok {
-            tracing::info!(failed = report.failed, ms, "reload finished");
+            if report.ok {
+                tracing::info!(ms, "reload finished");
+            } else {
+                tracing::error!(
+                    failed = report.failed,
+                    ms,
+                    "reload failed: {} of the config and zones did not load (errors above); whatever served before still serves",
+                    report.failed
+                );
+            }
             if let Ok(mut status) = self.status.lock() {
                 status.reloads += 1;
                 status.last_reload = Some((SystemTime::now(), report.ok, ms));
@@ -248,6 +257,15 @@ impl Reloader {
                     tracing::warn!("{line}");
                     report.lines.push(format!("warning: {line}"));
                 }
+                if let Some(format) = self.overrides.log_format {
+                    new.log.format = format;
+                }
+                if new.log != old.log {
+                    let line = format!("config {}: [log] changes only on restart", path.display());
+                    tracing::warn!("{line}");
+                    report.lines.push(format!("warning: {line}"));
+                }
+                new.log.clone_from(&old.log);
                 new.listen.clone_from(&old.listen);
                 new.workers = old.workers;
                 new.tcp_idle_timeout = old.tcp_idle_timeout;

@@ -14,6 +14,7 @@
 //! 6. serve until SIGTERM/SIGINT or `signpostctl stop`; SIGHUP reloads. On
 //!    the way out the control socket file is removed.
 
+pub mod log;
 pub mod privileges;
 
 use std::io::Write;

@@ -9,6 +9,7 @@ mod differential;
 mod dnssec;
 mod health;
 mod hostile;
+mod logs;
 mod package;
 mod policies;
 mod privileges;
