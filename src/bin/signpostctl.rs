@@ -60,6 +60,9 @@ enum Command {
     /// reload; exits 1 when a configured zone is not served or the last
     /// reload failed.
     Status {
+        /// Print one JSON object (keys in signpostctl(8)) instead.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         control: ControlArgs,
     },
@@ -69,6 +72,9 @@ enum Command {
     Health {
         #[command(subcommand)]
         action: Option<HealthAction>,
+        /// Print the list as one JSON object (keys in signpostctl(8)).
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         control: ControlArgs,
     },
@@ -154,10 +160,20 @@ fn main() -> ExitCode {
             let command = zone.map_or_else(|| "reload".to_string(), |z| format!("reload {z}"));
             call_server(&control, &command)
         }
-        Command::Status { control } => call_server(&control, "status"),
+        Command::Status { json, control } => {
+            call_server(&control, if json { "status json" } else { "status" })
+        }
         Command::Stop { control } => call_server(&control, "stop"),
-        Command::Health { action, control } => match action {
-            None => call_server(&control, "health"),
+        Command::Health {
+            action,
+            json,
+            control,
+        } => match action {
+            None => call_server(&control, if json { "health json" } else { "health" }),
+            Some(HealthAction::Set { .. }) if json => {
+                eprintln!("signpostctl: --json lists the checks; `health set` takes no --json");
+                ExitCode::from(2)
+            }
             Some(HealthAction::Set {
                 check,
                 state,

@@ -285,13 +285,14 @@ impl Reloader {
                     let policy = Arc::new(policy_or_log(&new).0);
                     let results = self.compile_all(&new, &policy);
                     let mut broken = 0;
+                    let mut problems = Vec::new();
                     for (key, _, (result, _)) in &results {
                         let served = self.entries.get(key).is_some_and(|e| e.zone.is_some());
                         if let (true, Err(errors)) = (served, result) {
                             broken += 1;
                             for e in errors {
                                 tracing::error!("{e}");
-                                report.lines.push(e.to_string());
+                                problems.push(e.to_string());
                             }
                         }
                     }
@@ -301,7 +302,9 @@ impl Reloader {
                             path.display()
                         );
                         tracing::error!("{line}");
-                        report.lines.push(line);
+                        problems.push(line);
+                        report.lines.extend(problems.iter().cloned());
+                        self.set_config_errors(problems);
                         report.fail();
                         self.config_read = previous_read;
                         return false;
@@ -312,6 +315,7 @@ impl Reloader {
                     .lines
                     .push(format!("config {}: reloaded", path.display()));
                 tracing::info!(config = %path.display(), "config reloaded");
+                self.set_config_errors(Vec::new());
                 if new.policy != self.config.policy {
                     // Check states carry over by name; a new layout of
                     // check names comes with a new cell, published with
@@ -332,9 +336,9 @@ impl Reloader {
                 true
             }
             Err(errors) => {
-                for e in &errors {
+                let mut problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                for e in &problems {
                     tracing::error!("{e}");
-                    report.lines.push(e.to_string());
                 }
                 let line = format!(
                     "config {}: not reloaded ({} errors); the previous config stays in force",
@@ -342,10 +346,21 @@ impl Reloader {
                     errors.len()
                 );
                 tracing::error!("{line}");
-                report.lines.push(line);
+                problems.push(line);
+                report.lines.extend(problems.iter().cloned());
+                self.set_config_errors(problems);
                 report.fail();
                 false
             }
+        }
+    }
+
+    /// Keeps why the config was last refused (nothing: it was applied)
+    /// for `status`.
+    fn set_config_errors(&self, mut errors: Vec<String>) {
+        errors.truncate(super::KEPT_ERRORS);
+        if let Ok(mut status) = self.status.lock() {
+            status.config_errors = errors;
         }
     }
 
@@ -524,6 +539,11 @@ impl Reloader {
                 report.lines.push(line);
                 entry.last = LastLoad::Failed {
                     errors: errors.len(),
+                    first: errors
+                        .iter()
+                        .take(super::KEPT_ERRORS)
+                        .map(ToString::to_string)
+                        .collect(),
                 };
                 false
             }

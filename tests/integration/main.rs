@@ -5,6 +5,7 @@
 
 mod basics;
 mod common;
+mod ctl;
 mod differential;
 mod dnssec;
 mod health;
