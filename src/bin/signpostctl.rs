@@ -101,6 +101,12 @@ enum Command {
         #[command(flatten)]
         control: ControlArgs,
     },
+    /// Print the shell completion script for signpostctl (bash, zsh,
+    /// fish, elvish or powershell).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -187,6 +193,25 @@ fn main() -> ExitCode {
             offline,
             control,
         } => explain(&control, &name, &rtype, client, offline),
+        Command::Completions { shell } => completions(shell),
+    }
+}
+
+/// Prints the completion script. It is generated into memory first:
+/// clap_complete panics when its writer fails, as standard output does
+/// when the reader goes away.
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    use clap::CommandFactory;
+    use std::io::Write;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Args::command(), "signpostctl", &mut script);
+    match std::io::stdout().write_all(&script) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("signpostctl: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

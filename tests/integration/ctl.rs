@@ -275,3 +275,100 @@ fn health_json_lists_every_check() {
     assert_eq!(code, 2, "{stdout}{stderr}");
     assert_eq!(checks(&s)["dead"]["mode"], "forced");
 }
+
+/// The subcommands `signpostctl --help` lists.
+fn subcommands() -> Vec<String> {
+    let out = Command::new(common::signpostctl_path())
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    let list: Vec<String> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(String::from)
+        .collect();
+    assert!(list.len() >= 10, "{help}");
+    list
+}
+
+fn completion_script(shell: &str) -> String {
+    let out = Command::new(common::signpostctl_path())
+        .args(["completions", shell])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// What bash offers for the last of `words` with the script loaded, as
+/// pressing Tab there would.
+fn bash_offers(script: &Path, words: &[&str]) -> Vec<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{}'\nCOMP_WORDS=({})\nCOMP_CWORD={}\n_signpostctl signpostctl '{}' '{}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script.display(),
+        quoted.join(" "),
+        words.len() - 1,
+        words[words.len() - 1],
+        words[words.len() - 2],
+    );
+    let out = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &program])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn bash_completion_offers_every_subcommand_and_flag() {
+    let script = completion_script("bash");
+    let dir = scratch_dir("ctl-completions");
+    let path = dir.join("signpostctl.bash");
+    std::fs::write(&path, &script).unwrap();
+    let syntax = Command::new("bash").arg("-n").arg(&path).output().unwrap();
+    assert!(syntax.status.success(), "bash -n: {syntax:?}");
+    assert!(script.contains("complete -F _signpostctl"), "{script}");
+
+    let offered = bash_offers(&path, &["signpostctl", ""]);
+    for sub in subcommands() {
+        assert!(offered.contains(&sub), "{sub} not offered: {offered:?}");
+    }
+    assert_eq!(
+        bash_offers(&path, &["signpostctl", "st"]),
+        ["status", "stop"]
+    );
+    let health = bash_offers(&path, &["signpostctl", "health", ""]);
+    for word in ["set", "--json", "--control"] {
+        assert!(health.contains(&word.to_string()), "{word}: {health:?}");
+    }
+    assert!(bash_offers(&path, &["signpostctl", "status", "--"]).contains(&"--json".to_string()));
+    let shells = bash_offers(&path, &["signpostctl", "completions", ""]);
+    for shell in ["bash", "zsh", "fish"] {
+        assert!(shells.contains(&shell.to_string()), "{shells:?}");
+    }
+}
+
+#[test]
+fn zsh_and_fish_completions_name_every_subcommand() {
+    let zsh = completion_script("zsh");
+    assert!(zsh.starts_with("#compdef signpostctl"), "{zsh}");
+    let fish = completion_script("fish");
+    assert!(fish.contains("complete -c signpostctl"), "{fish}");
+    for sub in subcommands() {
+        assert!(zsh.contains(&format!("'{sub}:")), "zsh lacks {sub}");
+        assert!(fish.contains(&format!("-a \"{sub}\"")), "fish lacks {sub}");
+    }
+    let out = Command::new(common::signpostctl_path())
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
