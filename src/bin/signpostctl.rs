@@ -60,6 +60,9 @@ enum Command {
     /// reload; exits 1 when a configured zone is not served or the last
     /// reload failed.
     Status {
+        /// Print one JSON object (keys in signpostctl(8)) instead.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         control: ControlArgs,
     },
@@ -69,6 +72,9 @@ enum Command {
     Health {
         #[command(subcommand)]
         action: Option<HealthAction>,
+        /// Print the list as one JSON object (keys in signpostctl(8)).
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         control: ControlArgs,
     },
@@ -100,6 +106,12 @@ enum Command {
         offline: bool,
         #[command(flatten)]
         control: ControlArgs,
+    },
+    /// Print the shell completion script for signpostctl (bash, zsh,
+    /// fish, elvish or powershell).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -160,11 +172,21 @@ fn main() -> ExitCode {
             let command = zone.map_or_else(|| "reload".to_string(), |z| format!("reload {z}"));
             call_server(&control, &command)
         }
-        Command::Status { control } => call_server(&control, "status"),
+        Command::Status { json, control } => {
+            call_server(&control, if json { "status json" } else { "status" })
+        }
         Command::Stop { control } => call_server(&control, "stop"),
         Command::Stats { control } => call_server(&control, "stats"),
-        Command::Health { action, control } => match action {
-            None => call_server(&control, "health"),
+        Command::Health {
+            action,
+            json,
+            control,
+        } => match action {
+            None => call_server(&control, if json { "health json" } else { "health" }),
+            Some(HealthAction::Set { .. }) if json => {
+                eprintln!("signpostctl: --json lists the checks; `health set` takes no --json");
+                ExitCode::from(2)
+            }
             Some(HealthAction::Set {
                 check,
                 state,
@@ -178,6 +200,25 @@ fn main() -> ExitCode {
             offline,
             control,
         } => explain(&control, &name, &rtype, client, offline),
+        Command::Completions { shell } => completions(shell),
+    }
+}
+
+/// Prints the completion script. It is generated into memory first:
+/// clap_complete panics when its writer fails, as standard output does
+/// when the reader goes away.
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    use clap::CommandFactory;
+    use std::io::Write;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Args::command(), "signpostctl", &mut script);
+    match std::io::stdout().write_all(&script) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("signpostctl: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -9,8 +9,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use signpost::config::{self, Config, ZoneConfig};
+use signpost::config::{self, Config, LogFormat, ZoneConfig};
 use signpost::control::Overrides;
+use signpost::daemon::log;
 use signpost::proto::name::Name;
 
 /// Authoritative DNS server with traffic-management routing policies.
@@ -54,6 +55,25 @@ struct Args {
     /// Serve as root when started as root without a user to become.
     #[arg(long)]
     allow_root: bool,
+    /// Log lines as text or as one JSON object each (replaces the
+    /// config's [log] format).
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<LogFormatArg>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(arg: LogFormatArg) -> Self {
+        match arg {
+            LogFormatArg::Text => Self::Text,
+            LogFormatArg::Json => Self::Json,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -67,30 +87,24 @@ fn main() -> ExitCode {
     {
         return signpost::health::plugin_host::child_main(argv.get(2..).unwrap_or_default());
     }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        // Colour codes only for a terminal, not for journald or a log file.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SIGNPOST_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let args = Args::parse();
-    let config = match build_config(args) {
+    let cli_format = args.log_format.map(LogFormat::from);
+    // The config says how to log, so it is read first; its errors are
+    // printed in the form log lines take.
+    let (config, overrides) = match build_config(args) {
         Ok(pair) => pair,
         Err(messages) => {
             for m in messages {
-                eprintln!("{m}");
+                eprintln!("{}", log::startup_error(cli_format.unwrap_or_default(), &m));
             }
             return ExitCode::from(2);
         }
     };
-    let (config, overrides) = config;
+    log::init(&config.log);
     match signpost::daemon::run(config, overrides) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("signpostd: {e}");
+            tracing::error!("{e}");
             ExitCode::FAILURE
         }
     }
@@ -136,6 +150,10 @@ fn build_config(args: Args) -> Result<(Config, Overrides), Vec<String>> {
             group: args.group,
             position: signpost::proto::Position::file_start(std::path::Path::new("--user")),
         });
+    }
+    if let Some(format) = args.log_format {
+        config.log.format = format.into();
+        overrides.log_format = Some(format.into());
     }
     if args.allow_root {
         config.allow_root = true;

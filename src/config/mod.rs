@@ -61,6 +61,26 @@ pub(crate) struct ViewConfig {
     pub matcher: ViewMatch,
 }
 
+/// How log lines are written: one per event, on standard error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `TIME LEVEL TARGET: MESSAGE key=value...` for people.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// `[log]`: read once at start; a reload keeps the settings in force.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// Filter directives (`info`, `warn,signpost::health=debug`); `None`:
+    /// `info`. `SIGNPOST_LOG` overrides them.
+    pub level: Option<String>,
+}
+
 /// Where Signpost serves when `[server] listen` is absent: loopback, both
 /// families, on port 5300, which is unprivileged, outside the mDNS and
 /// LLMNR ports (5353, 5355) that avahi and systemd-resolved hold on many
@@ -123,6 +143,7 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// `[query_log]`: what to log each query to, if anything.
     pub query_log: querylog::Settings,
+    pub log: LogConfig,
 }
 
 impl Default for Config {
@@ -145,6 +166,7 @@ impl Default for Config {
             policy: policy::PolicySettings::default(),
             metrics_listen: None,
             query_log: querylog::Settings::default(),
+            log: LogConfig::default(),
         }
     }
 }
@@ -392,6 +414,24 @@ fn line_col(text: &str, offset: usize) -> (u32, u32) {
     (line as u32, col as u32)
 }
 
+/// Checks `[log] level`: the directives `SIGNPOST_LOG` takes, each ending
+/// in a level. A bare word that is not a level would be read as a module
+/// name to log everything of, and every other line would be dropped: a
+/// typo like "inof" must be an error instead.
+fn check_log_level(text: &str) -> Result<(), String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
+        if !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            return Err(format!("\"{level}\" is not a level"));
+        }
+    }
+    tracing_subscriber::EnvFilter::builder()
+        .parse(text)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
 /// Parses and validates config text; `path` names it in messages and
 /// anchors relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
@@ -501,6 +541,19 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
                 format!(
                     "metrics listen address \"{}\" is not ADDRESS:PORT (for example \"127.0.0.1:9153\")",
                     addr.get_ref()
+                ),
+            )),
+        }
+    }
+    config.log.format = spec.log.format.unwrap_or_default();
+    if let Some(level) = &spec.log.level {
+        match check_log_level(level.get_ref()) {
+            Ok(()) => config.log.level = Some(level.get_ref().clone()),
+            Err(e) => errors.push(at(
+                level.span().start,
+                format!(
+                    "level \"{}\": {e}; use error, warn, info, debug or trace, or directives like \"info,signpost::health=debug\"",
+                    level.get_ref()
                 ),
             )),
         }
@@ -759,6 +812,30 @@ mod tests {
             errors[0]
         );
         assert!(errors[0].message.contains("bogus"));
+    }
+
+    #[test]
+    fn log_section() {
+        let parsed = |text: &str| parse(text, Path::new("t.toml"));
+        assert_eq!(parsed("").unwrap().log, LogConfig::default());
+        let config =
+            parsed("[log]\nformat = \"json\"\nlevel = \"warn,signpost::health=debug\"\n").unwrap();
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(
+            config.log.level.as_deref(),
+            Some("warn,signpost::health=debug")
+        );
+        let shown = |text: &str| parsed(text).unwrap_err()[0].to_string();
+        let e = shown("[log]\nformat = \"xml\"\n");
+        assert!(e.starts_with("t.toml:2:10: "), "{e}");
+        assert!(e.contains("text") && e.contains("json"), "{e}");
+        let e = shown("[log]\nlevel = \"inof\"\n");
+        assert!(e.starts_with("t.toml:2:9: level \"inof\""), "{e}");
+        let e = shown("[log]\nlevel = \"info,signpost=loud\"\n");
+        assert!(e.contains("\"loud\" is not a level"), "{e}");
+        assert!(parsed("[log]\nlevel = \"WARN\"\n").is_ok());
+        let e = shown("[log]\nformat = \"text\"\nfile = \"x\"\n");
+        assert!(e.starts_with("t.toml:3:1: ") && e.contains("file"), "{e}");
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct Spec {
     pub metrics: MetricsSpec,
     #[serde(default)]
     pub query_log: QueryLogSpec,
+    #[serde(default)]
+    pub log: LogSpec,
     /// Routing policies: see config/policy.rs; health tables: health/spec.rs.
     pub geo: Option<super::policy::GeoSpec>,
     #[serde(default)]
@@ -160,4 +162,14 @@ pub struct QueryLogSpec {
     pub sample: Option<Spanned<u64>>,
     /// Records waiting for the writer before new ones are dropped.
     pub queue: Option<Spanned<usize>>,
+}
+
+/// `[log]`: what the daemon's log lines look like on standard error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSpec {
+    /// `text` (default) or `json`.
+    pub format: Option<super::LogFormat>,
+    /// A level or `tracing` filter directives, as `SIGNPOST_LOG` takes.
+    pub level: Option<Spanned<String>>,
 }

@@ -222,7 +222,12 @@ pub fn render(sources: &Sources) -> String {
         );
     }
 
-    let checks = sources.health.states();
+    let checks: Vec<(String, bool)> = sources
+        .health
+        .rows()
+        .into_iter()
+        .map(|row| (row.name, row.up))
+        .collect();
     out.family(
         "signpost_health_up",
         "gauge",

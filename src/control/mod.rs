@@ -48,6 +48,8 @@ pub struct Overrides {
     pub zones: Vec<ZoneConfig>,
     /// `--no-watch`.
     pub watch: Option<bool>,
+    /// `--log-format`.
+    pub log_format: Option<crate::config::LogFormat>,
 }
 
 /// Work for the reload thread.
@@ -92,8 +94,14 @@ pub enum LastLoad {
     /// Errors; the previous version (if any) still serves.
     Failed {
         errors: usize,
+        /// The first [`KEPT_ERRORS`] of them, as `file:line:col: message`.
+        first: Vec<String>,
     },
 }
+
+/// Errors kept per zone (and for the config) for `status --json`: all
+/// of them went to the log and to whoever asked for the reload.
+pub const KEPT_ERRORS: usize = 100;
 
 /// Status of one configured zone, for `signpostctl status`.
 #[derive(Debug, Clone)]
@@ -127,6 +135,9 @@ pub struct Status {
     pub zones: Vec<ZoneRow>,
     pub reloads: u64,
     pub last_reload: Option<(SystemTime, bool, u64)>,
+    /// Why the config file was not applied the last time it was read
+    /// (the first [`KEPT_ERRORS`]); empty when it was.
+    pub config_errors: Vec<String>,
 }
 
 impl Status {
@@ -142,6 +153,7 @@ impl Status {
             zones: Vec::new(),
             reloads: 0,
             last_reload: None,
+            config_errors: Vec::new(),
         }
     }
 
@@ -234,6 +246,79 @@ impl Status {
     }
 }
 
+impl Status {
+    /// What `signpostctl status --json` prints, but for the server's
+    /// identity (with its config file) and the signing counters, which
+    /// the control socket adds.
+    /// Times are RFC 3339 UTC; the keys are documented in signpostctl(8).
+    pub fn json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let time = |t: Option<SystemTime>| t.map(utc);
+        let views: Vec<_> = self
+            .views
+            .iter()
+            .map(|(view, matcher)| {
+                let zones: Vec<&str> = self
+                    .zones
+                    .iter()
+                    .filter(|z| z.views.is_empty() || z.views.contains(view))
+                    .map(|z| z.name.as_str())
+                    .collect();
+                json!({"name": view, "match": matcher, "zones": zones})
+            })
+            .collect();
+        let zones: Vec<_> = self
+            .zones
+            .iter()
+            .map(|z| {
+                let (result, errors, first) = match &z.last {
+                    LastLoad::Loaded => ("loaded", 0, &[][..]),
+                    LastLoad::Unchanged => ("unchanged", 0, &[][..]),
+                    LastLoad::Failed { errors, first } => ("failed", *errors, &first[..]),
+                };
+                json!({
+                    "name": z.name,
+                    "file": z.file,
+                    "views": z.views,
+                    "served": z.serial.is_some(),
+                    "serial": z.serial,
+                    "records": z.records,
+                    "loaded_at": time(z.loaded_at),
+                    "load_ms": z.load_ms,
+                    "last_reload": {
+                        "at": utc(z.last_at),
+                        "result": result,
+                        "error_count": errors,
+                        "errors": first,
+                    },
+                })
+            })
+            .collect();
+        let listeners: Vec<_> = self
+            .listeners
+            .iter()
+            .map(|(udp, tcp)| json!({"udp": udp.to_string(), "tcp": tcp.to_string()}))
+            .collect();
+        json!({
+            "ok": self.all_well(),
+            "started": utc(self.started_at),
+            "uptime_seconds": self.started.elapsed().as_secs(),
+            "listeners": listeners,
+            "workers": self.workers,
+            "watched_directories": self.watching,
+            "reloads": self.reloads,
+            "last_reload": self.last_reload.map(|(at, ok, ms)| json!({
+                "at": utc(at),
+                "ok": ok,
+                "ms": ms,
+                "config_errors": self.config_errors,
+            })),
+            "views": views,
+            "zones": zones,
+        })
+    }
+}
+
 fn zone_line(z: &ZoneRow) -> String {
     let serving = match (z.serial, z.loaded_at) {
         (Some(serial), Some(at)) => format!(
@@ -247,7 +332,7 @@ fn zone_line(z: &ZoneRow) -> String {
     let last = match &z.last {
         LastLoad::Loaded => "loaded".to_string(),
         LastLoad::Unchanged => "unchanged".to_string(),
-        LastLoad::Failed { errors } => format!("FAILED ({errors} errors)"),
+        LastLoad::Failed { errors, .. } => format!("FAILED ({errors} errors)"),
     };
     format!(
         "zone {} ({}): {serving}; last reload {} {last}",

@@ -200,7 +200,16 @@ impl Reloader {
         let ms = started.elapsed().as_millis() as u64;
         let quiet = matches!(trigger, Trigger::Watch) && !config_changed && !zones_changed;
         if !quiet || !report.ok {
-            tracing::info!(failed = report.failed, ms, "reload finished");
+            if report.ok {
+                tracing::info!(ms, "reload finished");
+            } else {
+                tracing::error!(
+                    failed = report.failed,
+                    ms,
+                    "reload failed: {} of the config and zones did not load (errors above); whatever served before still serves",
+                    report.failed
+                );
+            }
             if let Ok(mut status) = self.status.lock() {
                 status.reloads += 1;
                 status.last_reload = Some((SystemTime::now(), report.ok, ms));
@@ -253,6 +262,15 @@ impl Reloader {
                     tracing::warn!("{line}");
                     report.lines.push(format!("warning: {line}"));
                 }
+                if let Some(format) = self.overrides.log_format {
+                    new.log.format = format;
+                }
+                if new.log != old.log {
+                    let line = format!("config {}: [log] changes only on restart", path.display());
+                    tracing::warn!("{line}");
+                    report.lines.push(format!("warning: {line}"));
+                }
+                new.log.clone_from(&old.log);
                 new.listen.clone_from(&old.listen);
                 new.workers = old.workers;
                 new.tcp_idle_timeout = old.tcp_idle_timeout;
@@ -274,13 +292,14 @@ impl Reloader {
                     let policy = Arc::new(policy_or_log(&new).0);
                     let results = self.compile_all(&new, &policy);
                     let mut broken = 0;
+                    let mut problems = Vec::new();
                     for (key, _, (result, _)) in &results {
                         let served = self.entries.get(key).is_some_and(|e| e.zone.is_some());
                         if let (true, Err(errors)) = (served, result) {
                             broken += 1;
                             for e in errors {
                                 tracing::error!("{e}");
-                                report.lines.push(e.to_string());
+                                problems.push(e.to_string());
                             }
                         }
                     }
@@ -290,7 +309,9 @@ impl Reloader {
                             path.display()
                         );
                         tracing::error!("{line}");
-                        report.lines.push(line);
+                        problems.push(line);
+                        report.lines.extend(problems.iter().cloned());
+                        self.set_config_errors(problems);
                         report.fail();
                         self.config_read = previous_read;
                         return false;
@@ -301,6 +322,7 @@ impl Reloader {
                     .lines
                     .push(format!("config {}: reloaded", path.display()));
                 tracing::info!(config = %path.display(), "config reloaded");
+                self.set_config_errors(Vec::new());
                 if new.policy != self.config.policy {
                     // Check states carry over by name; a new layout of
                     // check names comes with a new cell, published with
@@ -321,9 +343,9 @@ impl Reloader {
                 true
             }
             Err(errors) => {
-                for e in &errors {
+                let mut problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                for e in &problems {
                     tracing::error!("{e}");
-                    report.lines.push(e.to_string());
                 }
                 let line = format!(
                     "config {}: not reloaded ({} errors); the previous config stays in force",
@@ -331,10 +353,21 @@ impl Reloader {
                     errors.len()
                 );
                 tracing::error!("{line}");
-                report.lines.push(line);
+                problems.push(line);
+                report.lines.extend(problems.iter().cloned());
+                self.set_config_errors(problems);
                 report.fail();
                 false
             }
+        }
+    }
+
+    /// Keeps why the config was last refused (nothing: it was applied)
+    /// for `status`.
+    fn set_config_errors(&self, mut errors: Vec<String>) {
+        errors.truncate(super::KEPT_ERRORS);
+        if let Ok(mut status) = self.status.lock() {
+            status.config_errors = errors;
         }
     }
 
@@ -513,6 +546,11 @@ impl Reloader {
                 report.lines.push(line);
                 entry.last = LastLoad::Failed {
                     errors: errors.len(),
+                    first: errors
+                        .iter()
+                        .take(super::KEPT_ERRORS)
+                        .map(ToString::to_string)
+                        .collect(),
                 };
                 false
             }

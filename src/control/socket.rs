@@ -1,9 +1,10 @@
 //! The control socket: a Unix stream socket that `signpostctl` writes one
-//! command line to (`status`, `reload`, `reload ZONE`, `health`,
-//! `health set CHECK up|down|auto`, `explain NAME TYPE CLIENT`, `stop`) and reads
-//! the answer from, one line each: first `@server pid=PID config=PATH`,
-//! naming the server that answers, then the answer, ending with `OK` or
-//! `FAILED`.
+//! command line to (`status`, `status json`, `reload`, `reload ZONE`,
+//! `health`, `health json`, `health set CHECK up|down|auto`,
+//! `explain NAME TYPE CLIENT`, `stop`) and reads the answer from, one line
+//! each: first `@server pid=PID config=PATH`, naming the server that
+//! answers, then the answer (for `json`, one line holding a JSON object),
+//! ending with `OK` or `FAILED`.
 //!
 //! Two locks on the door: the socket file is mode 0600 (only the daemon's
 //! user, and root, can connect), and each connection's peer credentials
@@ -64,6 +65,10 @@ impl Identity {
             Some(c) => format!("{SERVER_PREFIX}pid={} config={}", self.pid, c.display()),
             None => format!("{SERVER_PREFIX}pid={} config=", self.pid),
         }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({"pid": self.pid, "config": self.config})
     }
 
     fn parse(line: &str) -> Option<Self> {
@@ -264,6 +269,15 @@ async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> i
             lines.extend(signing_lines(&state.load()));
             (lines, well)
         }
+        ["status", "json"] => {
+            let (mut json, well) = status
+                .lock()
+                .map(|b| (b.json(), b.all_well()))
+                .unwrap_or_default();
+            json["server"] = server.json();
+            json["signing"] = signing_json(&state.load());
+            (vec![json.to_string()], well)
+        }
         ["stop"] => {
             tracing::info!("signpostctl stop: stopping");
             stop.notify_one();
@@ -282,6 +296,7 @@ async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> i
                 .collect(),
             true,
         ),
+        ["health", "json"] => (vec![health_json(&health.rows()).to_string()], true),
         ["health", "set", name, state] => match health.set(name, state) {
             Ok(line) => (vec![line], true),
             Err(e) => (vec![e.to_string()], false),
@@ -289,7 +304,7 @@ async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> i
         ["explain", name, rtype, client] => explain(&state, name, rtype, client),
         _ => (
             vec![format!(
-                "unknown command \"{}\"; try status, reload, reload ZONE, health, health set CHECK up|down|auto, explain NAME TYPE CLIENT, stats or stop",
+                "unknown command \"{}\"; try status, status json, reload, reload ZONE, health, health json, health set CHECK up|down|auto, explain NAME TYPE CLIENT, stats or stop",
                 line.trim()
             )],
             false,
@@ -307,11 +322,11 @@ async fn client(stream: tokio::net::UnixStream, owner: u32, served: Served) -> i
     writer.shutdown().await
 }
 
-/// Live signing counters, one line per signed zone (a zone in several
-/// views is listed once).
-fn signing_lines(snapshot: &Snapshot) -> Vec<String> {
+/// Every signed zone with its signer (a zone in several views is listed
+/// once).
+fn signers(snapshot: &Snapshot) -> Vec<(&crate::zone::Zone, &crate::dnssec::ZoneSigner)> {
     let mut seen: Vec<*const crate::dnssec::ZoneSigner> = Vec::new();
-    let mut lines = Vec::new();
+    let mut out = Vec::new();
     for view in &snapshot.views {
         let mut zones: Vec<&crate::zone::Zone> = view.zones.values().map(|z| &**z).collect();
         zones.sort_by_key(|z| z.apex.to_string());
@@ -321,10 +336,60 @@ fn signing_lines(snapshot: &Snapshot) -> Vec<String> {
                 continue;
             }
             seen.push(Arc::as_ptr(signer));
-            lines.push(format!("signing {}: {}", zone.apex, signer.describe()));
+            out.push((zone, &**signer));
         }
     }
-    lines
+    out
+}
+
+/// Live signing counters, one line per signed zone.
+fn signing_lines(snapshot: &Snapshot) -> Vec<String> {
+    signers(snapshot)
+        .into_iter()
+        .map(|(zone, signer)| format!("signing {}: {}", zone.apex, signer.describe()))
+        .collect()
+}
+
+/// The same for `status json`.
+fn signing_json(snapshot: &Snapshot) -> serde_json::Value {
+    signers(snapshot)
+        .into_iter()
+        .map(|(zone, signer)| {
+            let s = signer.stats();
+            serde_json::json!({
+                "zone": zone.apex.to_string(),
+                "key_tag": s.key_tag,
+                "algorithm": s.algorithm,
+                "signatures_cached": s.cached,
+                "hits": s.hits,
+                "signed": s.signed,
+                "evicted": s.evicted,
+            })
+        })
+        .collect()
+}
+
+/// `health json`: the rows of `health`, one object per check. Times are
+/// RFC 3339 UTC; the keys are documented in signpostctl(8).
+fn health_json(rows: &[crate::health::CheckRow]) -> serde_json::Value {
+    use crate::proto::time::utc;
+    let checks: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "name": r.name,
+                "state": if r.up { "up" } else { "down" },
+                "mode": if r.forced { "forced" } else { "auto" },
+                "type": r.kind,
+                "last": r.last,
+                "latency_ms": r.latency.map(|d| d.as_secs_f64() * 1000.0),
+                "checked": r.checked.map(utc),
+                "since": utc(r.since),
+                "reason": r.reason,
+            })
+        })
+        .collect();
+    serde_json::json!({ "checks": checks })
 }
 
 fn explain(

@@ -1,5 +1,9 @@
 //! Start-up order and shutdown of `signpostd`.
 //!
+//! Before [`run`], the binary reads the config and installs the log
+//! subscriber its `[log]` asks for ([`log`]), so that every line is in
+//! that form. Then:
+//!
 //! 1. decide who to run as (started as root: `[server] user`, or refuse
 //!    without it unless `allow_root`; see [`privileges`]),
 //! 2. bind every listener (all or nothing; of the default addresses, those
@@ -14,6 +18,7 @@
 //! 6. serve until SIGTERM/SIGINT or `signpostctl stop`; SIGHUP reloads. On
 //!    the way out the control socket file is removed.
 
+pub mod log;
 pub mod privileges;
 
 use std::io::Write;

@@ -63,6 +63,20 @@ pub struct Settings {
     pub position: Position,
 }
 
+/// A signer's key and signature-cache counters, for `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignerStats {
+    pub key_tag: u16,
+    pub algorithm: u8,
+    /// Signatures held in the cache.
+    pub cached: usize,
+    /// Answers signed from the cache.
+    pub hits: u64,
+    /// Signatures made (cache misses).
+    pub signed: u64,
+    pub evicted: u64,
+}
+
 /// Everything needed to sign one zone's answers.
 #[derive(Debug)]
 pub struct ZoneSigner {
@@ -91,18 +105,26 @@ impl ZoneSigner {
         self.key.key_tag
     }
 
-    /// One line for `signpostctl status`: the key and the cache counters.
-    pub fn describe(&self) -> String {
+    /// The key and the signature cache's counters now.
+    pub fn stats(&self) -> SignerStats {
         let stats = &self.cache.stats;
         let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        SignerStats {
+            key_tag: self.key.key_tag,
+            algorithm: self.key.algorithm.number(),
+            cached: self.cache.len(),
+            hits: load(&stats.hits),
+            signed: load(&stats.misses),
+            evicted: load(&stats.evictions),
+        }
+    }
+
+    /// One line for `signpostctl status`: the key and the cache counters.
+    pub fn describe(&self) -> String {
+        let s = self.stats();
         format!(
             "key tag {} algorithm {}, {} signatures cached, {} hits, {} signed, {} evicted",
-            self.key.key_tag,
-            self.key.algorithm.number(),
-            self.cache.len(),
-            load(&stats.hits),
-            load(&stats.misses),
-            load(&stats.evictions)
+            s.key_tag, s.algorithm, s.cached, s.hits, s.signed, s.evicted
         )
     }
 

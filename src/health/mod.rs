@@ -36,7 +36,7 @@ mod state;
 mod tcp;
 
 pub use check::{CheckDef, CheckKind, PluginDef};
-pub use monitor::{Handle, Monitor};
+pub use monitor::{CheckRow, Handle, Monitor};
 pub use plugin::{try_load, LoadError};
 pub use spec::{HealthSpec, PluginSpec};
 

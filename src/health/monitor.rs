@@ -31,58 +31,89 @@ pub(super) const MAX_PROBES: usize = 64;
 #[derive(Clone)]
 pub struct Handle(Arc<Shared>);
 
+/// One check as `signpostctl health` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckRow {
+    pub name: String,
+    /// What queries see.
+    pub up: bool,
+    /// An operator override holds the state.
+    pub forced: bool,
+    /// `http`, `https`, `tcp`, `static`, `calculated` or `plugin`.
+    pub kind: &'static str,
+    /// The last probe's result: `ok`, `fail`, `unknown` (plugins) or
+    /// `none` (not probed yet, or never probed).
+    pub last: &'static str,
+    pub latency: Option<Duration>,
+    /// When the last probe ran.
+    pub checked: Option<SystemTime>,
+    /// When the state last changed (or the check was configured).
+    pub since: SystemTime,
+    /// Why: the last probe's reason, or what decides a check not probed.
+    pub reason: String,
+}
+
 impl Handle {
-    /// Each check's name and whether it is up, in config order.
-    pub fn states(&self) -> Vec<(String, bool)> {
+    /// Every check, in config order.
+    pub fn rows(&self) -> Vec<CheckRow> {
         let inner = self.0.lock();
         inner
             .board
             .entries
             .iter()
-            .map(|e| (e.def.name.clone(), e.up))
+            .map(|e| {
+                let (last, latency, checked, reason) = match &e.last {
+                    Some(l) => (l.outcome.word(), l.latency, Some(l.at), l.reason.clone()),
+                    None => {
+                        let reason = match &e.def.kind {
+                            CheckKind::Static { .. } => "fixed in the config".to_string(),
+                            CheckKind::Calculated {
+                                children,
+                                min_healthy,
+                            } => format!("{min_healthy} of {} healthy", children.join(",")),
+                            _ => "not checked yet".to_string(),
+                        };
+                        ("none", None, None, reason)
+                    }
+                };
+                CheckRow {
+                    name: e.def.name.clone(),
+                    up: e.up,
+                    forced: e.forced.is_some(),
+                    kind: e.def.kind.type_name(),
+                    last,
+                    latency,
+                    checked,
+                    since: e.changed,
+                    reason,
+                }
+            })
             .collect()
     }
 
     /// One line per check, in config order:
     /// `NAME up|down auto|forced TYPE last=… latency=… checked=… changed=… reason=…`.
     pub fn list(&self) -> Vec<String> {
-        let inner = self.0.lock();
-        let mut lines = Vec::new();
-        for e in &inner.board.entries {
-            let (last, latency, checked, reason) = match &e.last {
-                Some(l) => (
-                    l.outcome.word(),
-                    l.latency.map_or("-".to_string(), |d| {
+        let mut lines: Vec<String> = self
+            .rows()
+            .into_iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {} last={} latency={} checked={} changed={} reason={}",
+                    r.name,
+                    if r.up { "up" } else { "down" },
+                    if r.forced { "forced" } else { "auto" },
+                    r.kind,
+                    r.last,
+                    r.latency.map_or("-".to_string(), |d| {
                         format!("{:.1}ms", d.as_secs_f64() * 1000.0)
                     }),
-                    utc(l.at),
-                    l.reason.clone(),
-                ),
-                None => match &e.def.kind {
-                    CheckKind::Static { .. } => {
-                        ("none", "-".into(), "-".into(), "fixed in the config".into())
-                    }
-                    CheckKind::Calculated {
-                        children,
-                        min_healthy,
-                    } => (
-                        "none",
-                        "-".into(),
-                        "-".into(),
-                        format!("{min_healthy} of {} healthy", children.join(",")),
-                    ),
-                    _ => ("none", "-".into(), "-".into(), "not checked yet".into()),
-                },
-            };
-            lines.push(format!(
-                "{} {} {} {} last={last} latency={latency} checked={checked} changed={} reason={reason}",
-                e.def.name,
-                if e.up { "up" } else { "down" },
-                if e.forced.is_some() { "forced" } else { "auto" },
-                e.def.kind.type_name(),
-                utc(e.changed),
-            ));
-        }
+                    r.checked.map_or("-".to_string(), utc),
+                    utc(r.since),
+                    r.reason,
+                )
+            })
+            .collect();
         if lines.is_empty() {
             lines.push("no health checks are configured".into());
         }

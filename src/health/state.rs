@@ -315,11 +315,13 @@ impl Board {
                 e.changed = now;
                 let reason = e.last.as_ref().map_or("", |l| l.reason.as_str());
                 let how = if e.forced.is_some() { "forced " } else { "" };
-                if up {
-                    tracing::info!(check = %e.def.name, "health check {how}up: {reason}");
-                } else {
-                    tracing::warn!(check = %e.def.name, "health check {how}down: {reason}");
-                }
+                // A notice either way: normal operation an operator wants
+                // to see (journald priority 5), not a fault of the server.
+                let state = if up { "up" } else { "down" };
+                crate::proto::diag::notice!(
+                    check = %e.def.name,
+                    "health check {how}{state}: {reason}"
+                );
                 flipped.push(e.def.name.clone());
                 EVENTS.health_transition(&e.def.name);
             }

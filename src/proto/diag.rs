@@ -1,5 +1,6 @@
 //! Operator-facing diagnostics: where something was written and what is
-//! wrong with it, shown as `file:line:col: message`.
+//! wrong with it, shown as `file:line:col: message`; and the notice, the
+//! log priority between info and warning that `tracing` lacks.
 
 use std::fmt;
 use std::path::Path;
@@ -63,3 +64,17 @@ pub fn sort(diagnostics: &mut [Diagnostic]) {
         ))
     });
 }
+
+/// The field that makes an INFO event a notice (syslog priority 5): a
+/// normal but significant event an operator should see, such as a health
+/// check changing state. The daemon's log output shows it as `NOTICE`
+/// (daemon/log.rs).
+pub const NOTICE: &str = "notice";
+
+/// `tracing::info!` marked as a notice (see [`NOTICE`]).
+macro_rules! notice {
+    ($($arg:tt)+) => {
+        ::tracing::info!(notice = true, $($arg)+)
+    };
+}
+pub(crate) use notice;

@@ -85,12 +85,35 @@ impl Server {
         Self::start_binary(&signpostd_path(), &args, env)
     }
 
+    /// Like [`start_args`](Self::start_args), with standard error looking
+    /// like the systemd journal: `JOURNAL_STREAM` names the device and
+    /// inode of the file it goes to, as systemd sets it for a service
+    /// whose output the journal takes.
+    pub fn start_args_journal(args: &[String]) -> Self {
+        let mut args = args.to_vec();
+        args.push("--allow-root".into());
+        Self::spawn(&signpostd_path(), &args, &[], true)
+    }
+
     /// Starts the given signpostd binary with exactly these arguments.
     pub fn start_binary(binary: &Path, args: &[String], env: &[(&str, &Path)]) -> Self {
+        Self::spawn(binary, args, env, false)
+    }
+
+    fn spawn(binary: &Path, args: &[String], env: &[(&str, &Path)], journal: bool) -> Self {
+        use std::os::unix::fs::MetadataExt;
         let dir = scratch_dir("signpostd");
         let stderr_path = dir.join("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        // Whatever the test runner's own standard error is, the server's
+        // is the journal only when the test says so.
+        command.env_remove("JOURNAL_STREAM");
+        if journal {
+            let meta = stderr.metadata().unwrap();
+            command.env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()));
+        }
+        let mut child = command
             .args(args)
             .envs(env.iter().copied())
             .stdin(Stdio::null())

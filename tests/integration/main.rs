@@ -5,10 +5,12 @@
 
 mod basics;
 mod common;
+mod ctl;
 mod differential;
 mod dnssec;
 mod health;
 mod hostile;
+mod logs;
 mod metrics;
 mod package;
 mod policies;
