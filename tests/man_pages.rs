@@ -10,9 +10,10 @@
 //! | `zone ORIGIN`     | `signpostctl checkzone FILE ORIGIN`: a whole zone file |
 //! | `records`         | records wrapped in a minimal zone and config (below), through `checkconf` |
 //! | `from=PATH`       | (with `records` or `c`) every line is also in that file of the source tree |
-//! | `commands`        | each `signpostctl`/`signpostd` line names commands and options `--help` lists |
+//! | `commands`        | each `signpostctl`/`signpostd` line (up to a pipe or redirection) names commands and options `--help` lists |
 //! | `session`         | `$ COMMAND` then its output: run in the source tree, output compared |
 //! | `c from=PATH`     | each C declaration is in that header |
+//! | `log`             | signpostd's log lines: `TIME LEVEL TARGET: …`, or one JSON object with its five keys |
 //!
 //! A block without the comment, or of another kind, fails the test: no
 //! example goes unchecked.
@@ -284,6 +285,7 @@ fn check_page_examples(name: &str, at_least: usize) {
             "commands" => check_commands(ex),
             "session" => check_session(ex),
             "c" => check_c(ex),
+            "log" => check_log(ex),
             other => Err(format!("unknown example kind {other:?}")),
         };
         let result = result.and_then(|()| match ex.arg("from") {
@@ -682,6 +684,8 @@ fn check_commands(ex: &Example) -> Result<(), String> {
 }
 
 fn check_command_line(line: &str) -> Result<(), String> {
+    // What a pipe or a redirection feeds is another program's business.
+    let line = line.split(['|', '>']).next().unwrap_or_default();
     let mut words = line.split_whitespace().peekable();
     words.next_if_eq(&"$");
     let Some(program) = words.next() else {
@@ -1092,4 +1096,46 @@ fn signpostd_8_synopsis_and_options_match_help() {
 #[test]
 fn signpostctl_8_synopsis_and_options_match_help() {
     check_synopsis("signpostctl", "signpostctl.8");
+}
+
+/// A log example of signpostd(8): text lines `TIME LEVEL TARGET: MESSAGE`
+/// with a level signpostd writes, or one JSON object (wrapped over lines
+/// in the page) with exactly the keys the JSON format has.
+fn check_log(ex: &Example) -> Result<(), String> {
+    const LEVELS: [&str; 6] = ["ERROR", "WARN", "NOTICE", "INFO", "DEBUG", "TRACE"];
+    let lines: Vec<&str> = ex.text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if ex.text.trim_start().starts_with('{') {
+        let joined: String = lines.iter().map(|l| l.trim()).collect();
+        let value: serde_json::Value =
+            serde_json::from_str(&joined).map_err(|e| format!("not one JSON object: {e}"))?;
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .ok_or("not a JSON object")?
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        if keys != ["fields", "level", "message", "target", "timestamp"] {
+            return Err(format!("keys {keys:?}"));
+        }
+        let level = value["level"].as_str().unwrap_or_default();
+        if !LEVELS.contains(&level) {
+            return Err(format!("level {level:?}"));
+        }
+        return Ok(());
+    }
+    for line in lines {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let timestamp_ok = words
+            .first()
+            .is_some_and(|t| t.ends_with('Z') && t.contains('T'));
+        let level_ok = words.get(1).is_some_and(|l| LEVELS.contains(l));
+        let target_ok = words
+            .get(2)
+            .is_some_and(|t| t.starts_with("signpost") && t.ends_with(':'));
+        if !(timestamp_ok && level_ok && target_ok) {
+            return Err(format!("not `TIME LEVEL TARGET: MESSAGE`: {line:?}"));
+        }
+    }
+    Ok(())
 }

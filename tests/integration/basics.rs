@@ -257,11 +257,12 @@ fn shipped_configs_reject_unknown_keys() {
     }
 }
 
-/// The text between `.SH EXAMPLE` / `.nf` and `.fi` of a man page.
+/// The first `.EX` … `.EE` block of a man page's EXAMPLE section.
 fn man_example(page: &str) -> String {
     let text = std::fs::read_to_string(common::repo_path(&format!("man/{page}"))).unwrap();
-    let start = text.find(".SH EXAMPLE\n.nf\n").expect("EXAMPLE section") + 16;
-    let end = start + text[start..].find("\n.fi").unwrap();
+    let section = text.find(".SH EXAMPLE\n").expect("EXAMPLE section");
+    let start = section + text[section..].find(".EX\n").expect("an example block") + 4;
+    let end = start + text[start..].find("\n.EE").unwrap();
     text[start..end].replace("\\e", "\\")
 }
 

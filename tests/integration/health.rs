@@ -852,8 +852,8 @@ fn man_page_health_examples_parse() {
     let start = page.find(".SH HEALTH CHECKS").unwrap();
     let end = page.find(".SH EXAMPLE").unwrap();
     let mut examples = String::new();
-    for block in page[start..end].split(".nf\n").skip(1) {
-        let block = &block[..block.find("\n.fi").unwrap()];
+    for block in page[start..end].split(".EX\n").skip(1) {
+        let block = &block[..block.find("\n.EE").unwrap()];
         if block.starts_with('[') {
             examples.push_str(&block.replace("\\-", "-"));
             examples.push('\n');

@@ -589,7 +589,7 @@ fn explain_uses_live_health_states() {
 fn man_page_explain_example_is_true() {
     let page = std::fs::read_to_string(common::repo_path("man/signpostctl.8")).unwrap();
     let start = page.find("$ signpostctl explain").expect("example");
-    let end = start + page[start..].find("\n.fi").unwrap();
+    let end = start + page[start..].find("\n.EE").unwrap();
     let example = page[start..end].replace("\\-", "-");
     let mut lines = example.lines();
     let command = lines.next().unwrap().trim_start_matches("$ ");

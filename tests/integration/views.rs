@@ -686,16 +686,16 @@ match_keys = []
     );
 }
 
-/// The `.nf` … `.fi` blocks of the man page's `[[key]]` section, with roff
+/// The `.EX` … `.EE` blocks of the man page's `[[key]]` section, with roff
 /// escapes undone: the config example and the `dig` line.
 fn key_section_examples() -> (String, String) {
     let page = std::fs::read_to_string(common::repo_path("man/signpost.toml.5")).unwrap();
     let start = page.find(".SH [[key]]\n").expect("[[key]] section");
     let end = start + page[start..].find("\n.SH ").unwrap();
     let blocks: Vec<String> = page[start..end]
-        .split(".nf\n")
+        .split(".EX\n")
         .skip(1)
-        .map(|b| b[..b.find(".fi").unwrap()].replace("\\-", "-"))
+        .map(|b| b[..b.find(".EE").unwrap()].replace("\\-", "-"))
         .collect();
     assert_eq!(blocks.len(), 2, "{blocks:?}");
     (blocks[0].clone(), blocks[1].trim().to_string())
