@@ -11,7 +11,8 @@
 //! A worker never waits for the log: the queue is bounded, and when the
 //! writer falls behind new records are dropped and counted
 //! (`signpost_query_log_dropped_total`). Sampling is per worker thread:
-//! each logs every `sample`-th query it answers.
+//! each logs every `sample`-th query it answers. A file moved away (as
+//! logrotate does) is noticed within a second and made anew.
 
 mod dnstap;
 mod json;
@@ -25,7 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::proto::{Client, Transport};
 use crate::stats::Outcome;
@@ -186,9 +188,52 @@ impl QueryLog {
 
 /// Where records go.
 struct Sinks {
-    json: Option<BufWriter<File>>,
-    dnstap_file: Option<dnstap::Stream<BufWriter<File>>>,
+    json: Option<Opened<BufWriter<File>>>,
+    dnstap_file: Option<Opened<dnstap::Stream<BufWriter<File>>>>,
     dnstap_socket: Option<dnstap::Collector>,
+    last_rotation_check: Instant,
+}
+
+/// A file sink, with the path it was opened at and the identity of the
+/// file opened, to notice when logrotate (or anyone) moves it away.
+struct Opened<W> {
+    out: W,
+    path: PathBuf,
+    id: (u64, u64),
+}
+
+impl<W> Opened<W> {
+    fn new(out: W, path: &Path, file: &File) -> io::Result<Self> {
+        let meta = file.metadata()?;
+        Ok(Self {
+            out,
+            path: path.to_path_buf(),
+            id: (meta.dev(), meta.ino()),
+        })
+    }
+
+    /// Whether the path now names another file, or none.
+    fn moved(&self) -> bool {
+        std::fs::metadata(&self.path).map_or(true, |m| (m.dev(), m.ino()) != self.id)
+    }
+}
+
+/// How often the writer looks for rotated files.
+const ROTATION_CHECK: Duration = Duration::from_secs(1);
+
+fn open_json(path: &Path) -> io::Result<Opened<BufWriter<File>>> {
+    let file = append(path)?;
+    let id_source = file.try_clone()?;
+    Opened::new(BufWriter::new(file), path, &id_source)
+}
+
+/// A dnstap file is one stream from START to STOP: each opening starts
+/// afresh.
+fn open_dnstap(path: &Path) -> io::Result<Opened<dnstap::Stream<BufWriter<File>>>> {
+    let file = File::create(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let id_source = file.try_clone()?;
+    Opened::new(dnstap::Stream::start(BufWriter::new(file))?, path, &id_source)
 }
 
 fn append(path: &Path) -> io::Result<File> {
@@ -201,29 +246,46 @@ fn append(path: &Path) -> io::Result<File> {
 
 impl Sinks {
     fn open(settings: &Settings) -> io::Result<Self> {
-        let json = match &settings.json {
-            Some(path) => Some(BufWriter::new(append(path)?)),
-            None => None,
-        };
-        let dnstap_file = match &settings.dnstap_file {
-            Some(path) => {
-                // A dnstap file is one stream from START to STOP: start afresh.
-                let file = File::create(path)
-                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-                Some(dnstap::Stream::start(BufWriter::new(file))?)
-            }
-            None => None,
-        };
+        let json = settings.json.as_deref().map(open_json).transpose()?;
+        let dnstap_file = settings.dnstap_file.as_deref().map(open_dnstap).transpose()?;
         let dnstap_socket = settings.dnstap_socket.clone().map(dnstap::Collector::new);
         Ok(Self {
             json,
             dnstap_file,
             dnstap_socket,
+            last_rotation_check: Instant::now(),
         })
     }
 
+    /// Reopens a file that was moved away (logrotate's default): the old
+    /// one is flushed (a dnstap stream gets its STOP) and a new one made at
+    /// the configured path. At most once a second.
+    fn follow_rotation(&mut self) {
+        if self.last_rotation_check.elapsed() < ROTATION_CHECK {
+            return;
+        }
+        self.last_rotation_check = Instant::now();
+        if let Some(json) = self.json.as_mut().filter(|j| j.moved()) {
+            let _ = json.out.flush();
+            match open_json(&json.path) {
+                Ok(new) => *json = new,
+                Err(e) => tracing::error!("query log: cannot reopen the JSON log: {e}"),
+            }
+        }
+        if self.dnstap_file.as_ref().is_some_and(Opened::moved) {
+            if let Some(old) = self.dnstap_file.take() {
+                let path = old.path.clone();
+                let _ = old.out.stop();
+                match open_dnstap(&path) {
+                    Ok(new) => self.dnstap_file = Some(new),
+                    Err(e) => tracing::error!("query log: cannot reopen the dnstap file: {e}"),
+                }
+            }
+        }
+    }
+
     fn write(&mut self, entry: &Entry) {
-        if let Some(out) = &mut self.json {
+        if let Some(Opened { out, .. }) = &mut self.json {
             let mut line = json::line(entry);
             line.push('\n');
             if let Err(e) = out.write_all(line.as_bytes()) {
@@ -232,7 +294,7 @@ impl Sinks {
         }
         if self.dnstap_file.is_some() || self.dnstap_socket.is_some() {
             let [query, response] = dnstap::messages(entry);
-            if let Some(stream) = &mut self.dnstap_file {
+            if let Some(Opened { out: stream, .. }) = &mut self.dnstap_file {
                 if let Err(e) = stream.frame(&query).and_then(|()| stream.frame(&response)) {
                     tracing::error!("query log: cannot write the dnstap file: {e}");
                 }
@@ -244,11 +306,11 @@ impl Sinks {
     }
 
     fn flush(&mut self) {
-        if let Some(out) = &mut self.json {
-            let _ = out.flush();
+        if let Some(json) = &mut self.json {
+            let _ = json.out.flush();
         }
-        if let Some(stream) = &mut self.dnstap_file {
-            let _ = stream.flush();
+        if let Some(dnstap) = &mut self.dnstap_file {
+            let _ = dnstap.out.flush();
         }
         if let Some(collector) = &mut self.dnstap_socket {
             collector.flush();
@@ -257,8 +319,8 @@ impl Sinks {
 
     fn finish(mut self) {
         self.flush();
-        if let Some(stream) = self.dnstap_file.take() {
-            let _ = stream.stop();
+        if let Some(dnstap) = self.dnstap_file.take() {
+            let _ = dnstap.out.stop();
         }
         if let Some(collector) = self.dnstap_socket.take() {
             collector.stop();
@@ -291,12 +353,16 @@ fn write_all(records: Receiver<Message>, mut sinks: Sinks, written: &AtomicU64) 
                     }
                 }
                 sinks.flush();
+                sinks.follow_rotation();
             }
             Ok(Message::Finish) | Err(RecvTimeoutError::Disconnected) => {
                 sinks.finish();
                 return;
             }
-            Err(RecvTimeoutError::Timeout) => sinks.flush(),
+            Err(RecvTimeoutError::Timeout) => {
+                sinks.flush();
+                sinks.follow_rotation();
+            }
         }
     }
 }

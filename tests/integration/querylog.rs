@@ -254,3 +254,51 @@ fn sample_logs_one_query_in_n() {
         ]
     );
 }
+
+/// logrotate moves the files away: the server notices within a second and
+/// writes to new files at the configured paths; the old ones end cleanly.
+#[test]
+fn moved_log_files_are_made_anew() {
+    require_tool("dnstap-read", "bind9-dnsutils");
+    let dir = scratch_dir("querylog-rotate");
+    let config = write_config(&dir, "json = \"q.jsonl\"\ndnstap_file = \"q.dnstap\"");
+    let server = Server::start_args(&["-c".into(), config.display().to_string()]);
+    let ask = |name: &str| udp_exchange(server.udp, &query(name, RecordType::A, true, false));
+    let lines = |file: &str| {
+        std::fs::read_to_string(dir.join(file))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    ask("before1.a.test.");
+    ask("before2.a.test.");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while lines("q.jsonl") < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the first records were not written"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::rename(dir.join("q.jsonl"), dir.join("q.jsonl.1")).unwrap();
+    std::fs::rename(dir.join("q.dnstap"), dir.join("q.dnstap.1")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !dir.join("q.jsonl").exists() || !dir.join("q.dnstap").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the moved files were not made anew"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for name in ["after1.a.test.", "after2.a.test.", "after3.a.test."] {
+        ask(name);
+    }
+    stop(server, &config);
+    assert_eq!(lines("q.jsonl.1"), 2);
+    assert_eq!(lines("q.jsonl"), 3);
+    let old = dnstap_read(&dir.join("q.dnstap.1"));
+    let new = dnstap_read(&dir.join("q.dnstap"));
+    assert_eq!(old.len(), 4, "{old:#?}");
+    assert_eq!(new.len(), 6, "{new:#?}");
+    assert!(new[0].ends_with("after1.a.test/IN/A"), "{new:#?}");
+}
