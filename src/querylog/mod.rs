@@ -200,6 +200,9 @@ struct Opened<W> {
     out: W,
     path: PathBuf,
     id: (u64, u64),
+    /// The last write failed: said once, not for every record (a full
+    /// disk would otherwise flood the log).
+    failing: bool,
 }
 
 impl<W> Opened<W> {
@@ -209,7 +212,28 @@ impl<W> Opened<W> {
             out,
             path: path.to_path_buf(),
             id: (meta.dev(), meta.ino()),
+            failing: false,
         })
+    }
+
+    /// Reports the first failure of a run of failed writes, and the
+    /// recovery: only a flush that worked (the data reached the file) ends
+    /// the run, since a buffered write succeeds whatever the disk says.
+    fn note(&mut self, result: io::Result<()>, flushed: bool) {
+        match result {
+            Err(e) if !self.failing => {
+                self.failing = true;
+                tracing::error!(
+                    "query log: cannot write {}: {e}; records are lost until it works again",
+                    self.path.display()
+                );
+            }
+            Ok(()) if self.failing && flushed => {
+                self.failing = false;
+                tracing::info!("query log: writing {} again", self.path.display());
+            }
+            _ => {}
+        }
     }
 
     /// Whether the path now names another file, or none.
@@ -285,19 +309,20 @@ impl Sinks {
     }
 
     fn write(&mut self, entry: &Entry) {
-        if let Some(Opened { out, .. }) = &mut self.json {
+        if let Some(json) = &mut self.json {
             let mut line = json::line(entry);
             line.push('\n');
-            if let Err(e) = out.write_all(line.as_bytes()) {
-                tracing::error!("query log: cannot write the JSON log: {e}");
-            }
+            let result = json.out.write_all(line.as_bytes());
+            json.note(result, false);
         }
         if self.dnstap_file.is_some() || self.dnstap_socket.is_some() {
             let [query, response] = dnstap::messages(entry);
-            if let Some(Opened { out: stream, .. }) = &mut self.dnstap_file {
-                if let Err(e) = stream.frame(&query).and_then(|()| stream.frame(&response)) {
-                    tracing::error!("query log: cannot write the dnstap file: {e}");
-                }
+            if let Some(dnstap) = &mut self.dnstap_file {
+                let result = dnstap
+                    .out
+                    .frame(&query)
+                    .and_then(|()| dnstap.out.frame(&response));
+                dnstap.note(result, false);
             }
             if let Some(collector) = &mut self.dnstap_socket {
                 collector.send(&[&query, &response]);
@@ -307,10 +332,12 @@ impl Sinks {
 
     fn flush(&mut self) {
         if let Some(json) = &mut self.json {
-            let _ = json.out.flush();
+            let result = json.out.flush();
+            json.note(result, true);
         }
         if let Some(dnstap) = &mut self.dnstap_file {
-            let _ = dnstap.out.flush();
+            let result = dnstap.out.flush();
+            dnstap.note(result, true);
         }
         if let Some(collector) = &mut self.dnstap_socket {
             collector.flush();

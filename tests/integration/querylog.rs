@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::RecordType;
 use serde_json::Value;
@@ -301,4 +302,33 @@ fn moved_log_files_are_made_anew() {
     assert_eq!(old.len(), 4, "{old:#?}");
     assert_eq!(new.len(), 6, "{new:#?}");
     assert!(new[0].ends_with("after1.a.test/IN/A"), "{new:#?}");
+}
+
+/// A log that cannot be written (a full disk: /dev/full) costs no answer,
+/// and is reported once, not once per record.
+#[test]
+fn an_unwritable_log_is_reported_once_and_answers_go_on() {
+    let dir = scratch_dir("querylog-full");
+    let config = write_config(&dir, "json = \"/dev/full\"");
+    let server = Server::start_args(&["-c".into(), config.display().to_string()]);
+    for i in 0..50 {
+        let reply = udp_exchange(
+            server.udp,
+            &query(&format!("q{i}.a.test."), RecordType::A, true, false),
+        );
+        assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
+    }
+    // The writer flushes when its queue is empty, at the latest each second.
+    std::thread::sleep(Duration::from_millis(1500));
+    for i in 0..50 {
+        udp_exchange(
+            server.udp,
+            &query(&format!("r{i}.a.test."), RecordType::A, true, false),
+        );
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let stderr = server.stderr();
+    let reports = stderr.matches("cannot write /dev/full").count();
+    assert_eq!(reports, 1, "{stderr}");
+    stop(server, &config);
 }
