@@ -65,12 +65,17 @@ impl Out {
         }
         let _ = writeln!(self.0, " {value}");
     }
-}
 
-fn transport_name(t: Transport) -> &'static str {
-    match t {
-        Transport::Udp => "udp",
-        Transport::Tcp => "tcp",
+    /// One sample per transport of counters indexed by
+    /// `stats::transport_index`.
+    fn per_transport(&mut self, name: &str, values: [u64; 2]) {
+        for t in TRANSPORTS {
+            self.sample(
+                name,
+                &[("transport", t.name())],
+                values[stats::transport_index(t)],
+            );
+        }
     }
 }
 
@@ -108,26 +113,14 @@ pub fn render(sources: &Sources) -> String {
         "Queries answered, by zone (\"\" outside every zone), view, type (\"other\" without a mnemonic), response code and transport.",
     );
     let mut queries: Vec<_> = tally.queries.iter().collect();
-    queries.sort_by_key(|(k, _)| {
-        (
-            k.zone,
-            k.view,
-            k.qtype,
-            k.rcode,
-            transport_name(k.transport),
-        )
-    });
+    queries.sort_by_key(|(k, _)| (k.zone, k.view, k.qtype, k.rcode, k.transport.name()));
     for (key, n) in queries {
         let qtype = if key.qtype == 0 {
             "other".to_string()
         } else {
             rtype::name(key.qtype)
         };
-        let rcode = match u8::try_from(key.rcode) {
-            Ok(code) => rcode::name(code),
-            Err(_) if key.rcode == 16 => "BADVERS".to_string(),
-            Err(_) => format!("RCODE{}", key.rcode),
-        };
+        let rcode = rcode::name_extended(key.rcode);
         out.sample(
             "signpost_queries_total",
             &[
@@ -135,7 +128,7 @@ pub fn render(sources: &Sources) -> String {
                 ("view", &label(key.view, 0)),
                 ("qtype", &qtype),
                 ("rcode", &rcode),
-                ("transport", transport_name(key.transport)),
+                ("transport", key.transport.name()),
             ],
             n,
         );
@@ -146,14 +139,7 @@ pub fn render(sources: &Sources) -> String {
         "counter",
         "Packets that got no response (not a DNS query at all).",
     );
-    for t in TRANSPORTS {
-        let n = tally.dropped[stats::transport_index(t)];
-        out.sample(
-            "signpost_queries_dropped_total",
-            &[("transport", transport_name(t))],
-            n,
-        );
-    }
+    out.per_transport("signpost_queries_dropped_total", tally.dropped);
 
     out.family(
         "signpost_response_size_bytes",
@@ -167,23 +153,23 @@ pub fn render(sources: &Sources) -> String {
             cumulative += n;
             out.sample(
                 "signpost_response_size_bytes_bucket",
-                &[("transport", transport_name(t)), ("le", &bound.to_string())],
+                &[("transport", t.name()), ("le", &bound.to_string())],
                 cumulative,
             );
         }
         out.sample(
             "signpost_response_size_bytes_bucket",
-            &[("transport", transport_name(t)), ("le", "+Inf")],
+            &[("transport", t.name()), ("le", "+Inf")],
             h.count,
         );
         out.sample(
             "signpost_response_size_bytes_sum",
-            &[("transport", transport_name(t))],
+            &[("transport", t.name())],
             h.sum,
         );
         out.sample(
             "signpost_response_size_bytes_count",
-            &[("transport", transport_name(t))],
+            &[("transport", t.name())],
             h.count,
         );
     }
@@ -193,14 +179,7 @@ pub fn render(sources: &Sources) -> String {
         "counter",
         "Responses sent with TC set (the answer did not fit; the client retries over TCP).",
     );
-    for t in TRANSPORTS {
-        let n = tally.truncated[stats::transport_index(t)];
-        out.sample(
-            "signpost_responses_truncated_total",
-            &[("transport", transport_name(t))],
-            n,
-        );
-    }
+    out.per_transport("signpost_responses_truncated_total", tally.truncated);
 
     out.family(
         "signpost_policy_answers_total",

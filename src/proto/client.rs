@@ -10,6 +10,16 @@ pub enum Transport {
     Tcp,
 }
 
+impl Transport {
+    /// `udp` or `tcp`, as metrics labels and logs name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Udp => "udp",
+            Self::Tcp => "tcp",
+        }
+    }
+}
+
 /// The sender of one query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Client {

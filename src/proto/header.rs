@@ -12,5 +12,13 @@ pub const FLAG_CD: u16 = 0x0010;
 /// The opcode field's bits.
 pub const OPCODE_MASK: u16 = 0x7800;
 
+/// Whether a whole message (header first) has TC set.
+pub fn is_truncated(message: &[u8]) -> bool {
+    message
+        .get(2..4)
+        .and_then(|flags| <[u8; 2]>::try_from(flags).ok())
+        .is_some_and(|flags| u16::from_be_bytes(flags) & FLAG_TC != 0)
+}
+
 /// The opcode of a standard query.
 pub const OPCODE_QUERY: u8 = 0;

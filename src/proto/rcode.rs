@@ -12,6 +12,19 @@ pub const YXDOMAIN: u8 = 6;
 /// A TSIG check failed (RFC 8945 §5.2).
 pub const NOTAUTH: u8 = 9;
 
+/// The extended response code for an unsupported EDNS version (RFC 6891
+/// §6.1.3): 16, more than the header's four bits hold.
+pub const BADVERS: u16 = 16;
+
+/// The mnemonic of a full (extended) response code.
+pub fn name_extended(code: u16) -> String {
+    match u8::try_from(code) {
+        Ok(code) if code < 16 => name(code),
+        _ if code == BADVERS => "BADVERS".into(),
+        _ => format!("RCODE{code}"),
+    }
+}
+
 /// The mnemonic of a response code, as `dig` prints it.
 pub fn name(rcode: u8) -> String {
     match rcode {

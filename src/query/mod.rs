@@ -39,7 +39,6 @@ use wire::{Full, Writer, OPT_LEN};
 const MIN_UDP_SIZE: u16 = 512;
 /// Extended RCODE BADVERS (16), upper eight bits as carried in OPT.
 const BADVERS_HIGH: u8 = 1;
-const BADVERS: u16 = 16;
 
 /// Writes the response to `packet` into `out`, drawing policy decisions
 /// from this thread's random source. Returns what was decided, for the
@@ -217,7 +216,7 @@ fn answer(
             let mut w = Writer::new(out, request.id, flags, request.question, usize::MAX);
             w.opt(snapshot.edns_udp_size, BADVERS_HIGH, edns.dnssec_ok, None);
             w.set_count(3, 1);
-            return Outcome::early(request.qtype, BADVERS);
+            return Outcome::early(request.qtype, rcode::BADVERS);
         }
     }
     if let Some(code) = refuse_early(request) {

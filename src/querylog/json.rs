@@ -15,9 +15,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use super::{address, transport_name, Entry};
+use super::{address, Entry};
 use crate::proto::time::utc;
-use crate::proto::{rcode, read_name, rtype, Name};
+use crate::proto::{header, rcode, read_name, rtype, Name};
 use crate::stats::labels::{self, LabelId};
 
 /// The record of `entry`, without the newline.
@@ -43,32 +43,23 @@ pub(super) fn line(entry: &Entry) -> String {
     let qname = read_name(&entry.query, 12)
         .and_then(|(name, _)| Name::from_wire(name.as_wire()))
         .map(|n| n.to_string());
-    let flags = entry.response.get(2).copied().unwrap_or(0);
     let record = json!({
         "time": millis(entry.received),
         "client": client.to_string(),
         "port": port,
-        "transport": transport_name(entry.client.transport),
+        "transport": entry.client.transport.name(),
         "id": entry.query.get(..2).and_then(|id| <[u8; 2]>::try_from(id).ok()).map(u16::from_be_bytes),
         "qname": qname,
         "qtype": entry.outcome.map(|o| rtype::name(o.qtype)),
-        "rcode": entry.outcome.map(|o| rcode_name(o.rcode)),
+        "rcode": entry.outcome.map(|o| rcode::name_extended(o.rcode)),
         "view": label(outcome.view),
         "zone": label(outcome.zone),
         "policy": policy,
         "ecs": outcome.ecs.map(|(addr, prefix)| format!("{addr}/{prefix}")),
         "size": entry.response.len(),
-        "tc": flags & 0x02 != 0,
+        "tc": header::is_truncated(&entry.response),
     });
     record.to_string()
-}
-
-fn rcode_name(code: u16) -> String {
-    match u8::try_from(code) {
-        Ok(code) => rcode::name(code),
-        Err(_) if code == 16 => "BADVERS".into(),
-        Err(_) => format!("RCODE{code}"),
-    }
 }
 
 /// RFC 3339 UTC with milliseconds.

@@ -29,7 +29,7 @@ use std::thread::JoinHandle;
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::proto::{Client, Transport};
+use crate::proto::Client;
 use crate::stats::Outcome;
 
 /// Records that may wait for the writer by default.
@@ -391,14 +391,6 @@ fn write_all(records: Receiver<Message>, mut sinks: Sinks, written: &AtomicU64) 
                 sinks.follow_rotation();
             }
         }
-    }
-}
-
-/// The transport as both formats name it.
-pub(crate) fn transport_name(transport: Transport) -> &'static str {
-    match transport {
-        Transport::Udp => "udp",
-        Transport::Tcp => "tcp",
     }
 }
 

@@ -23,7 +23,7 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use rustc_hash::FxHashMap;
 
-use crate::proto::{rtype, Transport};
+use crate::proto::{header, rtype, Transport};
 pub use labels::{LabelId, NONE};
 
 /// Upper bounds of the response size histogram, in bytes: the classic
@@ -140,9 +140,6 @@ pub fn transport_index(transport: Transport) -> usize {
     }
 }
 
-/// TC in the second flags byte of a response.
-const TC_BIT: u8 = 0x02;
-
 impl Tally {
     /// Counts one answered query; `response` is the message sent.
     #[inline]
@@ -166,7 +163,7 @@ impl Tally {
         if let Some(h) = self.sizes.get_mut(t) {
             h.observe(response.len());
         }
-        if response.get(2).is_some_and(|flags| flags & TC_BIT != 0) {
+        if header::is_truncated(response) {
             if let Some(n) = self.truncated.get_mut(t) {
                 *n += 1;
             }
@@ -319,7 +316,7 @@ mod tests {
         let mut tally = Tally::default();
         let plain = [0u8; 100];
         let mut truncated = [0u8; 600];
-        truncated[2] = TC_BIT;
+        truncated[2] = (header::FLAG_TC >> 8) as u8;
         tally.record(&outcome, Transport::Udp, &plain);
         tally.record(&outcome, Transport::Udp, &truncated);
         outcome.qtype = 65280; // no mnemonic: "other"
