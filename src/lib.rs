@@ -14,6 +14,7 @@
 //!         build (semantic checks, policy sets) ─► sign (the zone's key)
 //!         ─► views ─► Snapshot { views, zones: Arc<Zone>…, policy, keys } ── ArcSwap ──┐
 //! health checkers / plugin host ─► HealthTable (published apart) ──────── ArcSwap ──┤
+//! upstream resolvers (external ALIAS targets) ─► upstream::Cache (apart) ─ ArcSwap ──┤
 //!                                                                                    ▼
 //! net (N × UDP SO_REUSEPORT, TCP) ─► query::respond(&Snapshot, packet, client) -> bytes
 //!     request::parse ─► TSIG verify (tsig) ─► view (by source, destination, key)
@@ -38,9 +39,9 @@
 //! layer 4: config                                                   TOML → the subsystems' settings
 //! layer 3: query                                                    answering one query
 //! layer 2: zone snapshot                                            compiled data
-//! layer 1: zonefile geo tsig dnssec health policy stats querylog    each owns its config types
+//! layer 1: zonefile geo tsig dnssec health upstream policy stats querylog    each owns its config types
 //! layer 0: proto                                                    protocol types; imports nothing
-//! query path: proto geo tsig dnssec health policy stats querylog zone snapshot query net
+//! query path: proto geo tsig dnssec health upstream policy stats querylog zone snapshot query net
 //! never on the query path: zonefile config compile explain control daemon
 //! ```
 //!
@@ -83,6 +84,7 @@ query_path! {
     pub(crate) mod tsig;
     pub mod dnssec;
     pub mod health;
+    pub mod upstream;
     pub(crate) mod policy;
     pub mod stats;
     pub mod querylog;

@@ -17,6 +17,7 @@ use crate::policy::PolicyConfig;
 use crate::proto::{canonical, Client, Name};
 use crate::stats::{labels, LabelId};
 use crate::tsig::Keyring;
+use crate::upstream;
 use crate::zone::Zone;
 
 /// Largest UDP payload we offer in EDNS (the DNS Flag Day 2020 value, and
@@ -114,6 +115,9 @@ pub(crate) struct Snapshot {
     /// Health states, published apart: a flip is one store into this
     /// cell, shared by every snapshot, and never recompiles a zone.
     pub(crate) health: Arc<ArcSwap<HealthTable>>,
+    /// Addresses of ALIAS targets outside our zones, published apart by
+    /// the upstream refresher.
+    pub(crate) aliases: Arc<ArcSwap<upstream::Cache>>,
     /// TSIG keys signed requests are checked with.
     pub(crate) keys: Arc<Keyring>,
 }
@@ -126,6 +130,7 @@ impl Default for Snapshot {
             edns_udp_size: DEFAULT_EDNS_UDP_SIZE,
             policy: Arc::default(),
             health: Arc::default(),
+            aliases: Arc::default(),
             keys: Arc::default(),
         }
     }

@@ -25,6 +25,9 @@ use crate::zonefile::Record;
 pub struct Built {
     pub(crate) zone: Zone,
     pub warnings: Vec<Diagnostic>,
+    /// ALIAS records whose target is outside this zone: the target and
+    /// where the record is, for the check that something can answer it.
+    pub(crate) foreign_aliases: Vec<(Name, Position)>,
 }
 
 impl Built {
@@ -58,6 +61,7 @@ pub(crate) struct ZoneBuilder {
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
     record_count: usize,
+    foreign_aliases: Vec<(Name, Position)>,
 }
 
 /// Zone-wide problems are reported at the start of the zone file.
@@ -102,6 +106,7 @@ impl ZoneBuilder {
             errors: Vec::new(),
             warnings: Vec::new(),
             record_count: 0,
+            foreign_aliases: Vec::new(),
         }
     }
 
@@ -125,6 +130,12 @@ impl ZoneBuilder {
             self.errors
                 .push(diag(record.position, "only class IN is served".into()));
             return;
+        }
+        if record.rtype == rtype::ALIAS {
+            let target = Name::from_wire(&record.rdata).map(|t| t.to_lowercase());
+            if let Some(target) = target.filter(|t| !t.is_subdomain_of(&self.apex)) {
+                self.foreign_aliases.push((target, record.position.clone()));
+            }
         }
         let Some(lower) = LowerName::new(record.owner.as_wire()) else {
             return;
@@ -249,6 +260,13 @@ impl ZoneBuilder {
         let zone_label = label_policy_sets(&apex, &mut nodes);
         add_empty_non_terminals(&apex, &mut nodes);
         mark_occluded_and_wildcards(&apex, &mut nodes, &mut warnings, &self.source);
+        let mut alias_targets: Vec<Name> = self
+            .foreign_aliases
+            .iter()
+            .map(|(t, _)| t.clone())
+            .collect();
+        alias_targets.sort_by(|a, b| a.as_wire().cmp(b.as_wire()));
+        alias_targets.dedup();
 
         Ok(Built {
             zone: Zone {
@@ -259,8 +277,10 @@ impl ZoneBuilder {
                 record_count: self.record_count,
                 signer: None,
                 label: zone_label,
+                alias_targets: alias_targets.into(),
             },
             warnings,
+            foreign_aliases: self.foreign_aliases,
         })
     }
 }

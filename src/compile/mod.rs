@@ -9,7 +9,8 @@
 //!                 ├─► zone()     zone file ─► read (zonefile, pipelined) ─► build
 //!                 │              (semantic checks, policy sets) ─► sign (the key)
 //!                 ├─► views()    compiled zones into the [[view]]s
-//!                 └─► snapshot() views + policy + health cell + TSIG keys
+//!                 ├─► external_alias_targets()  what the upstreams are asked
+//!                 └─► snapshot() views + policy + health and alias cells + TSIG keys
 //! everything() = all of the above from the files at once (checkconf, explain)
 //! plugins()    = each [plugin.ID] loaded once in a child, as the daemon does
 //! ```
@@ -30,6 +31,7 @@ use crate::health::{self, HealthTable};
 use crate::policy::PolicyConfig;
 use crate::proto::{Diagnostic, Name, Position};
 use crate::snapshot::{Snapshot, View, ViewMatch};
+use crate::upstream;
 use crate::zone::Zone;
 
 pub use build::Built;
@@ -78,20 +80,81 @@ pub(crate) fn policy(
     ))
 }
 
-/// One configured zone: its file read and compiled against `policy`, and
-/// its signer attached when it has `dnssec = true`.
-pub(crate) fn zone(zone: &ZoneConfig, policy: &Arc<PolicyConfig>) -> ZoneResult {
+/// One configured zone of `config`: its file read and compiled against
+/// `policy`, its ALIAS targets checked, and its signer attached when it has
+/// `dnssec = true`.
+pub(crate) fn zone(config: &Config, zone: &ZoneConfig, policy: &Arc<PolicyConfig>) -> ZoneResult {
     let built = read::zone_file(&zone.name, &zone.file, policy)?;
+    check_alias_targets(config, &built)?;
     match &zone.dnssec {
         Some(settings) => sign(built, settings),
         None => Ok(built),
     }
 }
 
+/// An ALIAS target in no configured zone can only be answered through
+/// `[resolver]`: without one, the record is an error rather than an
+/// answer that is silently empty.
+fn check_alias_targets(config: &Config, built: &Built) -> Result<(), Vec<Diagnostic>> {
+    if config.resolver.is_some() {
+        return Ok(());
+    }
+    let errors: Vec<Diagnostic> = built
+        .foreign_aliases
+        .iter()
+        .filter(|(target, _)| !config.zones.iter().any(|z| target.is_subdomain_of(&z.name)))
+        .map(|(target, position)| {
+            Diagnostic::new(
+                position.clone(),
+                format!(
+                    "ALIAS target \"{target}\" is in no zone this server serves, and no [resolver] is configured to look it up: add [resolver] upstreams = [\"127.0.0.53\"] (your recursive resolver) to the config (see signpost.toml(5), RESOLVER)"
+                ),
+            )
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// The ALIAS targets some view holds in none of its zones: what the
+/// upstream resolvers are asked for, each name once, in wire order.
+pub(crate) fn external_alias_targets(views: &[View]) -> Vec<Name> {
+    let mut targets: Vec<Name> = views
+        .iter()
+        .flat_map(|view| {
+            view.zones.values().flat_map(move |zone| {
+                zone.alias_targets
+                    .iter()
+                    .filter(move |t| view.find_zone(t.as_wire()).is_none())
+                    .cloned()
+            })
+        })
+        .collect();
+    targets.sort_by(|a, b| a.as_wire().cmp(b.as_wire()));
+    targets.dedup();
+    targets
+}
+
 /// A zone file on its own, as `signpostctl checkzone` checks it: no
-/// config, so annotations that name health checks or regions fail.
+/// config, so annotations that name health checks or regions fail, and an
+/// ALIAS target outside the zone is a warning (a config must serve it or
+/// have a `[resolver]`).
 pub fn zone_file(origin: &Name, file: &Path) -> ZoneResult {
-    read::zone_file(origin, file, &Arc::new(PolicyConfig::default()))
+    let mut built = read::zone_file(origin, file, &Arc::new(PolicyConfig::default()))?;
+    let outside = built.foreign_aliases.iter().map(|(target, position)| {
+        Diagnostic::new(
+            position.clone(),
+            format!(
+                "ALIAS target \"{target}\" is outside this zone: it answers only where the config serves its zone or has a [resolver] (see signpost.toml(5), RESOLVER)"
+            ),
+        )
+    });
+    let outside: Vec<Diagnostic> = outside.collect();
+    built.warnings.extend(outside);
+    Ok(built)
 }
 
 /// Gives a freshly built zone its signer. A missing or unreadable key
@@ -147,12 +210,14 @@ pub(crate) fn snapshot(
     views: Vec<View>,
     policy: Arc<PolicyConfig>,
     health: Arc<ArcSwap<HealthTable>>,
+    aliases: Arc<ArcSwap<upstream::Cache>>,
 ) -> Snapshot {
     Snapshot {
         views,
         edns_udp_size: config.edns_udp_size,
         policy,
         health,
+        aliases,
         keys: config.keys.clone(),
     }
 }
@@ -182,7 +247,7 @@ pub fn everything(config: &Config) -> Result<Compiled, Vec<Diagnostic>> {
         if compiled.iter().any(|(done, _)| done.same_data(zc)) {
             continue;
         }
-        match zone(zc, &policy) {
+        match zone(config, zc, &policy) {
             Ok(built) => {
                 warnings.extend(built.warnings);
                 records += built.zone.record_count;
@@ -201,8 +266,10 @@ pub fn everything(config: &Config) -> Result<Compiled, Vec<Diagnostic>> {
             .map(|(_, zone)| zone.clone())
     });
     let health = Arc::new(ArcSwap::from_pointee(health));
+    // Nothing is resolved offline: external ALIAS targets stay unresolved.
+    let aliases = Arc::default();
     Ok(Compiled {
-        snapshot: snapshot(config, views, policy, health),
+        snapshot: snapshot(config, views, policy, health, aliases),
         warnings,
         zones: compiled.len(),
         records,

@@ -9,6 +9,7 @@
 //! file, so a config and its zones can move together.
 
 pub mod policy;
+pub mod resolver;
 pub mod spec;
 
 use std::net::{IpAddr, SocketAddr};
@@ -144,6 +145,9 @@ pub struct Config {
     /// `[query_log]`: what to log each query to, if anything.
     pub query_log: querylog::Settings,
     pub log: LogConfig,
+    /// `[resolver]`: where external ALIAS targets are resolved; none
+    /// configured makes such a target a load error.
+    pub resolver: Option<crate::upstream::Settings>,
 }
 
 impl Default for Config {
@@ -167,6 +171,7 @@ impl Default for Config {
             metrics_listen: None,
             query_log: querylog::Settings::default(),
             log: LogConfig::default(),
+            resolver: None,
         }
     }
 }
@@ -680,6 +685,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
         &locate,
         &mut |offset, message| errors.push(at(offset, message)),
     );
+    config.resolver = spec
+        .resolver
+        .as_ref()
+        .map(|r| resolver::validate(r, &mut |offset, message| errors.push(at(offset, message))));
     if errors.is_empty() {
         Ok(config)
     } else {

@@ -46,6 +46,8 @@ pub struct Spec {
     /// Health-source plugins: `[plugin.ID]`.
     #[serde(default)]
     pub plugin: std::collections::BTreeMap<String, Spanned<crate::health::PluginSpec>>,
+    /// Upstream resolvers for ALIAS targets outside our zones.
+    pub resolver: Option<super::resolver::ResolverSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]

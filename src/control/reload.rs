@@ -25,6 +25,7 @@ use crate::policy::PolicyConfig;
 use crate::proto::Name;
 use crate::snapshot::{Snapshot, ViewMatch};
 use crate::stats::EVENTS;
+use crate::upstream::Refresher;
 use crate::zone::Zone;
 
 /// A zone's identity across reloads: its name, file and signing settings
@@ -84,6 +85,9 @@ pub struct Reloader {
     health: Arc<ArcSwap<HealthTable>>,
     /// The health checkers; they keep state by check name across reloads.
     monitor: Monitor,
+    /// Resolves ALIAS targets outside our zones; keeps addresses by name
+    /// across reloads.
+    upstream: Refresher,
     overrides: Overrides,
     state: Arc<ArcSwap<Snapshot>>,
     entries: HashMap<ZoneKey, ServedZone>,
@@ -115,6 +119,7 @@ impl Reloader {
             policy: Arc::new(policy),
             health: monitor.cell(),
             monitor,
+            upstream: Refresher::start(config.resolver.as_ref()),
             state: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
             config,
             overrides,
@@ -287,10 +292,15 @@ impl Reloader {
                 // zone being served is refused whole, so that no data is
                 // lost (say a check is renamed but a zone still uses it).
                 let mut recompiled = None;
-                if new.policy != self.config.policy && new.policy.zones_differ(&self.config.policy)
+                // Without a [resolver], an ALIAS to a name outside our
+                // zones fails its zone: gaining or losing one rechecks them.
+                let resolver_toggled = new.resolver.is_some() != self.config.resolver.is_some();
+                if resolver_toggled
+                    || (new.policy != self.config.policy
+                        && new.policy.zones_differ(&self.config.policy))
                 {
                     let policy = Arc::new(policy_or_log(&new).0);
-                    let results = self.compile_all(&new, &policy);
+                    let results = Self::compile_all(&new, &policy);
                     let mut broken = 0;
                     let mut problems = Vec::new();
                     for (key, _, (result, _)) in &results {
@@ -331,6 +341,7 @@ impl Reloader {
                         .monitor
                         .configure(&new.policy.health, &new.policy.plugins);
                 }
+                self.upstream.configure(new.resolver.as_ref());
                 if let Some((policy, results)) = recompiled {
                     self.policy = policy;
                     for (key, read, (result, ms)) in results {
@@ -435,7 +446,6 @@ impl Reloader {
     /// Every zone of `config`, each file once, compiled against `policy`
     /// without touching what serves.
     fn compile_all(
-        &self,
         config: &Config,
         policy: &Arc<PolicyConfig>,
     ) -> Vec<(ZoneKey, Fingerprint, (ZoneResult, u64))> {
@@ -445,7 +455,7 @@ impl Reloader {
             let key = ZoneKey::of(zc);
             if seen.insert(key.clone()) {
                 let read = Fingerprint::take(&zc.file);
-                let compiled = compile(&key, policy);
+                let compiled = compile(config, &key, policy);
                 out.push((key, read, compiled));
             }
         }
@@ -455,7 +465,7 @@ impl Reloader {
     /// Parses and compiles one zone. On success it replaces what served;
     /// on failure the old version stays. Returns whether it replaced.
     fn load(&mut self, key: ZoneKey, label: &str, read: Fingerprint, report: &mut Report) -> bool {
-        let (result, ms) = compile(&key, &self.policy);
+        let (result, ms) = compile(&self.config, &key, &self.policy);
         self.install(key, label, read, result, ms, report)
     }
 
@@ -567,7 +577,15 @@ impl Reloader {
                 .and_then(|e| e.zone.clone())
         };
         let views = compile::views(config, zone_of);
-        let snapshot = compile::snapshot(config, views, self.policy.clone(), self.health.clone());
+        self.upstream
+            .set_targets(compile::external_alias_targets(&views));
+        let snapshot = compile::snapshot(
+            config,
+            views,
+            self.policy.clone(),
+            self.health.clone(),
+            self.upstream.cell(),
+        );
         self.state.store(Arc::new(snapshot));
         self.update_status();
     }
@@ -696,9 +714,9 @@ fn describe(m: &ViewMatch) -> String {
 }
 
 /// Compiles one zone; also returns the milliseconds it took.
-fn compile(key: &ZoneKey, policy: &Arc<PolicyConfig>) -> (ZoneResult, u64) {
+fn compile(config: &Config, key: &ZoneKey, policy: &Arc<PolicyConfig>) -> (ZoneResult, u64) {
     let started = Instant::now();
-    let result = compile::zone(&key.0, policy);
+    let result = compile::zone(config, &key.0, policy);
     (result, started.elapsed().as_millis() as u64)
 }
 

@@ -4,10 +4,13 @@
 
 use std::net::IpAddr;
 
+use arc_swap::ArcSwap;
+
 use super::random::Random;
 use super::{GeoMatch, Kind, PolicyConfig, PolicyGroup, PolicySet, Rule};
 use crate::geo::{distance_km, Location};
 use crate::health::HealthTable;
+use crate::upstream;
 use crate::proto::canonical;
 use crate::stats::Chosen;
 
@@ -37,6 +40,9 @@ pub(crate) struct Env<'a> {
     pub(crate) random: &'a dyn Random,
     /// The sets answered with, for metrics and the query log.
     pub(crate) chosen: Chosen,
+    /// Addresses of ALIAS targets outside our zones (none: nothing is
+    /// resolved, as offline).
+    pub(crate) aliases: Option<&'a ArcSwap<upstream::Cache>>,
 }
 
 impl<'a> Env<'a> {
@@ -58,6 +64,7 @@ impl<'a> Env<'a> {
             degraded: false,
             random,
             chosen: Chosen::default(),
+            aliases: None,
         }
     }
 

@@ -7,12 +7,16 @@
 //! asks for. Nothing here signs, and nothing knows about wire format or
 //! sizes.
 
+use std::net::IpAddr;
+use std::time::Instant;
+
 use crate::stats::LabelId;
 use crate::policy::select::{select, Env};
 use crate::policy::{PolicyGroup, PolicySet};
 use crate::proto::name::wire_name_len;
 use crate::proto::{rcode, rtype, LowerName, Name, Rrset};
 use crate::snapshot::View;
+use crate::upstream::Lookup;
 use crate::zone::{Node, Zone, FLAG_CUT, FLAG_DNAME, FLAG_OCCLUDED, FLAG_WILDCARD_CHILD};
 
 /// How long a CNAME/DNAME chain we follow before answering with what we have.
@@ -565,12 +569,13 @@ fn select_sets<'a>(
     let view = at.view;
     let depth = at.depth;
     // Copied out, not borrowed: `select` holds `env` mutably meanwhile.
-    let (config, health, ip, source, random) = (
+    let (config, health, ip, source, random, aliases) = (
         env.config,
         env.health,
         env.client_ip,
         env.source_prefix,
         env.random,
+        env.aliases,
     );
     let mut target_healthy = |set: &PolicySet| {
         let Some(target) = set.rrset.rdatas().next() else {
@@ -579,12 +584,20 @@ fn select_sets<'a>(
         if set.rrset.rtype != rtype::ALIAS || depth >= MAX_ALIAS_DEPTH {
             return true;
         }
-        // The target's own policy decides afresh for the same client.
-        let mut sub = Env::new(config, health, ip, source, random);
         let Some(lower) = LowerName::new(target) else {
             return false;
         };
         let asked = if qtype == rtype::ANY { rtype::A } else { qtype };
+        if view.find_zone(lower.as_wire()).is_none() {
+            // Outside our zones: healthy while upstream gives addresses.
+            return aliases.is_some_and(|cell| {
+                cell.load()
+                    .has_addresses(lower.as_wire(), asked, Instant::now())
+            });
+        }
+        // The target's own policy decides afresh for the same client.
+        let mut sub = Env::new(config, health, ip, source, random);
+        sub.aliases = aliases;
         let found = resolve_depth(view, lower.as_wire(), asked, &mut sub, depth + 1);
         !sub.degraded && found.answer.iter().any(|e| e.rrset.get().rtype == asked)
     };
@@ -620,6 +633,10 @@ fn alias_answer<'a>(
         .next()
         .and_then(|t| LowerName::new(t.get(..wire_name_len(t)?)?));
     let found = match target {
+        Some(target) if at.view.find_zone(target.as_wire()).is_none() => {
+            external_alias_answer(at, alias, target.as_wire(), current, qtype, env, answer);
+            return;
+        }
         Some(target) if at.depth < MAX_ALIAS_DEPTH => {
             env.note(|| {
                 format!(
@@ -649,6 +666,98 @@ fn alias_answer<'a>(
         owner: current.owner.clone(),
         rrset: RrsetRef::Owned(Rrset::new(qtype, ttl, &rdatas)),
     });
+}
+
+/// ALIAS to a name outside our zones: the addresses the upstream
+/// resolvers gave (`upstream`), with TTL = min(what is left of upstream's,
+/// the ALIAS record's). Only A and AAAA are synthesised; other types are
+/// NODATA. SERVFAIL when nothing was ever resolved (or it is stale beyond
+/// `max_stale`).
+fn external_alias_answer<'a>(
+    at: &At<'a>,
+    alias: &Rrset,
+    target: &[u8],
+    current: &Current<'_, 'a>,
+    qtype: u16,
+    env: &mut Env<'_>,
+    answer: &mut Answer<'a>,
+) {
+    let shown = || {
+        Name::from_wire(target)
+            .map(|n| n.to_string())
+            .unwrap_or_default()
+    };
+    if !matches!(qtype, rtype::A | rtype::AAAA) {
+        env.note(|| format!("ALIAS to {} (outside our zones): only A and AAAA are answered", shown()));
+        nodata(at, current, qtype, answer);
+        return;
+    }
+    let cache = env.aliases.map(|cell| cell.load());
+    let found = cache
+        .as_deref()
+        .map(|c| c.lookup(target, qtype, Instant::now()));
+    match found {
+        Some(Lookup::Addresses {
+            rrset,
+            ttl,
+            age,
+            stale,
+        }) => {
+            env.note(|| {
+                let addresses: Vec<String> = rrset
+                    .rdatas()
+                    .filter_map(address)
+                    .map(|ip| ip.to_string())
+                    .collect();
+                format!(
+                    "ALIAS to {} (outside our zones): {} from upstream {} s ago{}, TTL {} s",
+                    shown(),
+                    if addresses.is_empty() {
+                        format!("no {} records", rtype::name(qtype))
+                    } else {
+                        addresses.join(" ")
+                    },
+                    age.as_secs(),
+                    if stale { ", stale: upstreams fail" } else { "" },
+                    ttl.min(alias.ttl)
+                )
+            });
+            if rrset.count == 0 {
+                nodata(at, current, qtype, answer);
+                return;
+            }
+            let rdatas: Vec<&[u8]> = rrset.rdatas().collect();
+            answer.answer.push(NamedRrset {
+                owner: current.owner.clone(),
+                rrset: RrsetRef::Owned(Rrset::new(qtype, ttl.min(alias.ttl), &rdatas)),
+            });
+        }
+        Some(Lookup::Unresolved { failing }) => {
+            env.note(|| {
+                format!(
+                    "ALIAS to {} (outside our zones): not resolved{}; SERVFAIL",
+                    shown(),
+                    failing.map(|f| format!(" (upstreams: {f})")).unwrap_or_default()
+                )
+            });
+            answer.rcode = rcode::SERVFAIL;
+            answer.authoritative = false;
+        }
+        None => {
+            env.note(|| format!("ALIAS to {} (outside our zones): no resolver here; SERVFAIL", shown()));
+            answer.rcode = rcode::SERVFAIL;
+            answer.authoritative = false;
+        }
+    }
+}
+
+/// The address in A or AAAA RDATA, for explanations.
+fn address(rdata: &[u8]) -> Option<IpAddr> {
+    match rdata.len() {
+        4 => <[u8; 4]>::try_from(rdata).ok().map(IpAddr::from),
+        16 => <[u8; 16]>::try_from(rdata).ok().map(IpAddr::from),
+        _ => None,
+    }
 }
 
 /// RFC 8482 §4.2: one RRset answers ANY, so ANY cannot be used to amplify.

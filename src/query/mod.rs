@@ -183,6 +183,7 @@ pub(crate) fn resolve<'s>(
     let health = snapshot.health.load();
     let (client_ip, source_prefix) = client_location(question.client, question.subnet);
     let mut env = Env::new(&snapshot.policy, &health, client_ip, source_prefix, random);
+    env.aliases = Some(&snapshot.aliases);
     if trace {
         env.trace = Some(Vec::new());
     }

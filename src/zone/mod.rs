@@ -75,6 +75,9 @@ pub(crate) struct Zone {
     pub(crate) signer: Option<Arc<ZoneSigner>>,
     /// The zone's label in metrics (`stats::labels`).
     pub(crate) label: LabelId,
+    /// ALIAS targets outside this zone, lowercased: answered from another
+    /// served zone, or else resolved through the upstreams (`upstream`).
+    pub(crate) alias_targets: Box<[Name]>,
 }
 
 impl Zone {

@@ -3,6 +3,7 @@
 
 #![allow(unreachable_pub, dead_code)]
 
+mod aliases;
 mod basics;
 mod common;
 mod ctl;
