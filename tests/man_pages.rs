@@ -599,6 +599,18 @@ fn check_records(ex: &Example) -> Result<(), String> {
     for (i, (c, l)) in cidr.iter().enumerate() {
         config += &format!("\n[cidr.\"{c}\"]\n\"{l}\" = [\"198.18.{i}.0/24\"]\n");
     }
+    // An ALIAS out of the zone needs a [resolver] (checkconf asks none).
+    let external_alias = ex.text.lines().any(|line| {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let target = words
+            .iter()
+            .position(|w| *w == "ALIAS")
+            .and_then(|i| words.get(i + 1));
+        target.is_some_and(|t| t.ends_with('.') && !t.ends_with("example.com."))
+    });
+    if external_alias {
+        config += "\n[resolver]\nupstreams = [\"127.0.0.53\"]\n";
+    }
     let zone = minimal_zone("example.com") + &ex.text;
     let dir = scratch("records");
     std::fs::write(dir.join("example.com.zone"), &zone).unwrap();

@@ -17,6 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
@@ -31,6 +32,7 @@ use crate::policy::random::{Random, SplitMix};
 use crate::proto::{rtype, Client, Name, Transport};
 use crate::snapshot::Snapshot;
 use crate::stats::{labels, Outcome};
+use crate::upstream;
 
 // ---------------------------------------------------------------- harness
 
@@ -2209,6 +2211,72 @@ const SIGNED_CASES: &[Case] = &[
 #[test]
 fn dnssec_cases() {
     run(&signed_world(), SIGNED_CASES);
+}
+
+/// ALIAS targets outside our zones answer from what the upstream
+/// resolvers gave (`upstream::Cache`), TTL capped by the record's.
+#[test]
+fn external_alias_cases() {
+    let zone = "$ORIGIN ext.test.\n$TTL 300\n@ IN SOA ns h 1 3600 600 86400 60\n@ IN NS ns\n\
+                ns IN A 192.0.2.1\n@ IN ALIAS lb.elb.example.\nshort 10 IN ALIAS lb.elb.example.\n\
+                none IN ALIAS gone.elb.example.\nnever IN ALIAS never.elb.example.\n\
+                fo IN ALIAS gone.elb.example. ;@ failover id=a role=primary evaluate-health\n\
+                fo IN ALIAS lb.elb.example. ;@ failover id=b role=secondary\n";
+    let config = format!(
+        "{SERVER}[resolver]\nupstreams = [\"127.0.0.53\"]\n[[zone]]\nname = \"ext.test\"\nfile = \"ext.zone\"\n"
+    );
+    let world = World::build(&config, &[("ext.zone", zone)], &[]);
+    world.snapshot.aliases.store(Arc::new(upstream::Cache::fetched(
+        &[
+            ("lb.elb.example.", rtype::A, 60, &[&[192, 0, 2, 10], &[192, 0, 2, 11]]),
+            ("gone.elb.example.", rtype::A, 30, &[]),
+        ],
+        Duration::from_secs(20),
+    )));
+    const NEG: &str = "ext.test. 60 IN SOA ns.ext.test. h.ext.test. 1 3600 600 86400 60";
+    run(
+        &world,
+        &[
+            Case {
+                name: "apex: the target's addresses under our name, TTL left of upstream's",
+                qname: "ext.test.",
+                answer: &["ext.test. 40 IN A 192.0.2.10", "ext.test. 40 IN A 192.0.2.11"],
+                ..CASE
+            },
+            Case {
+                name: "the ALIAS record's TTL caps it",
+                qname: "short.ext.test.",
+                answer: &["short.ext.test. 10 IN A 192.0.2.10", "short.ext.test. 10 IN A 192.0.2.11"],
+                ..CASE
+            },
+            Case {
+                name: "only A and AAAA are synthesised: TXT is NODATA",
+                qname: "ext.test.",
+                qtype: rtype::TXT,
+                authority: &[NEG],
+                ..CASE
+            },
+            Case {
+                name: "upstream says the target has no addresses: NODATA",
+                qname: "none.ext.test.",
+                authority: &[NEG],
+                ..CASE
+            },
+            Case {
+                name: "never resolved: SERVFAIL, not an empty answer",
+                qname: "never.ext.test.",
+                rcode: ResponseCode::ServFail,
+                aa: false,
+                ..CASE
+            },
+            Case {
+                name: "evaluate-health: a primary whose target has no address falls over",
+                qname: "fo.ext.test.",
+                answer: &["fo.ext.test. 40 IN A 192.0.2.10", "fo.ext.test. 40 IN A 192.0.2.11"],
+                ..CASE
+            },
+        ],
+    );
 }
 
 /// SPEC §3: "the cloud regions users know (`us-east-1`, `eu-west-1`, …)

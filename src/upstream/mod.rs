@@ -125,10 +125,13 @@ impl Cache {
         };
         let age = now.saturating_duration_since(resolved.at);
         if now < resolved.expires {
+            // Whole seconds, rounded up: 39.9 s left is 40, as at the
+            // moment upstream gave it.
             let left = resolved.expires.saturating_duration_since(now);
+            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
             return Lookup::Addresses {
                 rrset: &resolved.rrset,
-                ttl: u32::try_from(left.as_secs()).unwrap_or(u32::MAX),
+                ttl: u32::try_from(secs).unwrap_or(u32::MAX),
                 age,
                 stale: false,
             };
@@ -148,6 +151,34 @@ impl Cache {
     /// what `evaluate-health` on an external ALIAS looks at.
     pub(crate) fn has_addresses(&self, name: &[u8], rtype: u16, now: Instant) -> bool {
         matches!(self.lookup(name, rtype, now), Lookup::Addresses { rrset, .. } if rrset.count > 0)
+    }
+}
+
+#[cfg(test)]
+impl Cache {
+    /// A cache as if each `(name, type, TTL, RDATAs)` had been fetched
+    /// `age` ago (an empty list: upstream said there are none).
+    pub(crate) fn fetched(entries: &[(&str, u16, u32, &[&[u8]])], age: Duration) -> Self {
+        let at = Instant::now() - age;
+        let mut targets: FxHashMap<Box<[u8]>, Target> = FxHashMap::default();
+        for &(name, rtype, ttl, rdatas) in entries {
+            let name = crate::proto::Name::parse(name, None).expect("a name").to_lowercase();
+            let target = targets.entry(name.as_wire().into()).or_default();
+            let resolved = Resolved {
+                rrset: Rrset::new(rtype, ttl, rdatas),
+                at,
+                expires: at + Duration::from_secs(u64::from(ttl)),
+            };
+            match rtype {
+                rtype::A => target.a = Some(resolved),
+                _ => target.aaaa = Some(resolved),
+            }
+        }
+        Self {
+            targets,
+            max_stale: DEFAULT_MAX_STALE,
+            stale_ttl: DEFAULT_STALE_TTL,
+        }
     }
 }
 
@@ -190,6 +221,12 @@ mod tests {
             panic!("expected addresses");
         };
         assert_eq!((rrset.count, ttl, stale), (1, 45, false));
+        let Lookup::Addresses { ttl, .. } =
+            c.lookup(NAME, rtype::A, t0 + Duration::from_millis(15_500))
+        else {
+            panic!("expected addresses");
+        };
+        assert_eq!(ttl, 45, "44.5 s left rounds up");
         assert!(c.has_addresses(NAME, rtype::A, t0));
         // AAAA was never resolved; another name was never asked for.
         assert_eq!(

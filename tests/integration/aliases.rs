@@ -196,6 +196,27 @@ fn apex_alias_follows_an_external_target_and_outlives_its_upstream() {
     let mx = ask(&server, "example.com.", RecordType::MX);
     assert!(mx.answers.is_empty() && mx.response_code == ResponseCode::NoError);
 
+    // explain shows where the addresses came from and how old they are.
+    let out = Command::new(common::signpostctl_path())
+        .args([
+            "explain",
+            "example.com.",
+            "A",
+            "--client",
+            "127.0.0.1",
+            "-c",
+        ])
+        .arg(dir.join("signpost.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("ALIAS to lb.elb.test. (outside our zones): 192.0.2.10 from upstream ")
+            && text.contains(" s ago, TTL "),
+        "{text}"
+    );
+
     // Policies over external aliases: both weighted sets answer, and a
     // failover primary whose target does not resolve falls over.
     let mut seen = std::collections::BTreeSet::new();
