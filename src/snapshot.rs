@@ -24,6 +24,19 @@ use crate::zone::Zone;
 /// Knot's default).
 pub(crate) const DEFAULT_EDNS_UDP_SIZE: u16 = 1232;
 
+/// The order of the records of an answer RRset (`[server] rrset_order`).
+/// Signatures do not depend on it (RFC 4034 §6.3 signs canonical order).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RrsetOrder {
+    /// Shuffled per answer, as Route 53 answers a multi-value record.
+    #[default]
+    Random,
+    /// Rotated by one per answer, BIND's `rrset-order cyclic`.
+    Cyclic,
+    /// As in the zone file, as Knot and NSD answer.
+    Fixed,
+}
+
 /// Which clients a view serves. Empty lists match everything. A view that
 /// lists destinations does not match a query whose local address is unknown
 /// (a wildcard UDP socket): a private view must not leak by default.
@@ -110,6 +123,8 @@ pub(crate) struct Snapshot {
     pub(crate) views: Vec<View>,
     /// The UDP payload size we advertise and cap responses at.
     pub(crate) edns_udp_size: u16,
+    /// The order of the records of each answer RRset.
+    pub(crate) rrset_order: RrsetOrder,
     /// Health checks, regions, CIDR collections and the GeoIP database.
     pub(crate) policy: Arc<PolicyConfig>,
     /// Health states, published apart: a flip is one store into this
@@ -128,6 +143,7 @@ impl Default for Snapshot {
         Self {
             views: Vec::new(),
             edns_udp_size: DEFAULT_EDNS_UDP_SIZE,
+            rrset_order: RrsetOrder::default(),
             policy: Arc::default(),
             health: Arc::default(),
             aliases: Arc::default(),

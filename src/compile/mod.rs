@@ -215,6 +215,7 @@ pub(crate) fn snapshot(
     Snapshot {
         views,
         edns_udp_size: config.edns_udp_size,
+        rrset_order: config.rrset_order,
         policy,
         health,
         aliases,

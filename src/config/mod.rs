@@ -22,7 +22,7 @@ use ipnet::IpNet;
 use crate::dnssec::{self, Timing};
 use crate::proto::{codec, Diagnostic, Name, Position};
 use crate::querylog;
-use crate::snapshot::{ViewMatch, DEFAULT_EDNS_UDP_SIZE};
+use crate::snapshot::{RrsetOrder, ViewMatch, DEFAULT_EDNS_UDP_SIZE};
 use crate::tsig::{self, Keyring};
 
 /// One zone to serve.
@@ -122,6 +122,8 @@ pub struct Config {
     /// UDP sockets (and threads) per listen address.
     pub workers: usize,
     pub edns_udp_size: u16,
+    /// The order of the records of an answer RRset.
+    pub(crate) rrset_order: RrsetOrder,
     pub tcp_idle_timeout: Duration,
     pub tcp_max_connections: usize,
     pub zones: Vec<ZoneConfig>,
@@ -158,6 +160,7 @@ impl Default for Config {
             listen_is_default: false,
             workers: default_workers(),
             edns_udp_size: DEFAULT_EDNS_UDP_SIZE,
+            rrset_order: RrsetOrder::default(),
             tcp_idle_timeout: Duration::from_secs(spec::DEFAULT_TCP_IDLE_TIMEOUT),
             tcp_max_connections: spec::DEFAULT_TCP_MAX_CONNECTIONS,
             zones: Vec::new(),
@@ -685,6 +688,20 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
         &locate,
         &mut |offset, message| errors.push(at(offset, message)),
     );
+    if let Some(order) = &spec.server.rrset_order {
+        config.rrset_order = match order.get_ref().as_str() {
+            "random" => RrsetOrder::Random,
+            "cyclic" => RrsetOrder::Cyclic,
+            "fixed" => RrsetOrder::Fixed,
+            other => {
+                errors.push(at(
+                    order.span().start,
+                    format!("rrset_order \"{other}\" must be \"random\", \"cyclic\" or \"fixed\" (see signpost.toml(5))"),
+                ));
+                RrsetOrder::default()
+            }
+        };
+    }
     config.resolver = spec
         .resolver
         .as_ref()

@@ -59,6 +59,8 @@ pub struct ServerSpec {
     /// UDP sockets and threads per address; 0 or absent: one per CPU.
     pub workers: Option<usize>,
     pub edns_udp_size: Option<Spanned<u16>>,
+    /// `random` (default), `cyclic` or `fixed`.
+    pub rrset_order: Option<Spanned<String>>,
     /// Seconds a TCP connection may sit idle (or dribble one message).
     pub tcp_idle_timeout: Option<Spanned<u64>>,
     pub tcp_max_connections: Option<usize>,

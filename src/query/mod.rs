@@ -21,19 +21,20 @@ pub(crate) mod wire;
 #[cfg(test)]
 mod tests;
 
+use std::cell::Cell;
 use std::net::IpAddr;
 
 use crate::policy::random::{with_thread_random, Random};
 use crate::policy::select::Env;
 use crate::proto::header::{FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, OPCODE_MASK};
 use crate::proto::{rcode, rtype, Client, Transport};
-use crate::snapshot::{Snapshot, View};
+use crate::snapshot::{RrsetOrder, Snapshot, View};
 use crate::stats::{Chosen, Outcome};
 use crate::tsig::{self, ReplySigner, Verdict};
 use dnssec::Section;
 use lookup::{Answer, NamedRrset, Owner};
 use request::{ClientSubnet, Edns, Reject, Request};
-use wire::{Full, Writer, OPT_LEN};
+use wire::{Full, Order, Writer, OPT_LEN};
 
 /// Smallest UDP payload every client accepts (RFC 1035 §4.2.1).
 const MIN_UDP_SIZE: u16 = 512;
@@ -200,6 +201,21 @@ pub(crate) fn resolve<'s>(
     })
 }
 
+thread_local! {
+    /// Answers written by this thread: where a cyclic order starts.
+    static TURN: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The next rotation of `rrset_order = "cyclic"` (per thread: each worker
+/// rotates its own answers).
+fn next_turn() -> usize {
+    TURN.with(|turn| {
+        let n = turn.get();
+        turn.set(n.wrapping_add(1));
+        n
+    })
+}
+
 /// Answers a query that is unsigned (`signer` None) or whose TSIG
 /// verified; the caller signs the result.
 fn answer(
@@ -252,12 +268,17 @@ fn answer(
     let limit = size_limit(snapshot, request, client.transport)
         .saturating_sub(signer.map_or(0, ReplySigner::reserve));
     let scope = resolved.scope.unwrap_or(0);
+    let order = match snapshot.rrset_order {
+        RrsetOrder::Random => Order::Shuffled(random),
+        RrsetOrder::Cyclic => Order::Rotated(next_turn()),
+        RrsetOrder::Fixed => Order::AsStored,
+    };
     write_answer(
         snapshot,
         request,
         &resolved.answer,
         signing.as_ref(),
-        limit,
+        (limit, order),
         scope,
         out,
     );
@@ -345,12 +366,13 @@ fn size_limit(snapshot: &Snapshot, request: &Request<'_>, transport: Transport) 
     }
 }
 
+/// Writes the reply: at most `limit` bytes, answer RRsets in `order`.
 fn write_answer(
     snapshot: &Snapshot,
     request: &Request<'_>,
     answer: &Answer<'_>,
     signing: Option<&dnssec::Signing<'_, '_>>,
-    limit: usize,
+    (limit, order): (usize, Order<'_>),
     scope: u8,
     out: &mut Vec<u8>,
 ) {
@@ -362,8 +384,8 @@ fn write_answer(
     let mut w = Writer::new(out, request.id, flags, request.question, limit);
     let question_end = w.len();
 
-    let sections = write_section(&mut w, &answer.answer, signing, Section::Answer).and_then(|an| {
-        let ns = write_section(&mut w, &answer.authority, signing, Section::Authority)?;
+    let sections = write_section(&mut w, &answer.answer, signing, Section::Answer, order).and_then(|an| {
+        let ns = write_section(&mut w, &answer.authority, signing, Section::Authority, Order::AsStored)?;
         let proofs = match signing {
             Some(s) => s.proofs(&mut w)?,
             None => 0,
@@ -410,10 +432,11 @@ fn write_section(
     entries: &[NamedRrset<'_>],
     signing: Option<&dnssec::Signing<'_, '_>>,
     section: Section,
+    order: Order<'_>,
 ) -> Result<u16, Full> {
     let mut count = 0u16;
     for entry in entries {
-        count = count.saturating_add(w.rrset(owner_wire(&entry.owner), entry.rrset.get())?);
+        count = count.saturating_add(w.rrset_in(owner_wire(&entry.owner), entry.rrset.get(), order)?);
         if let Some(s) = signing {
             count = count.saturating_add(s.sign_entry(w, entry, section)?);
         }

@@ -11,7 +11,7 @@
 //! base64 public key generated for the signed zone.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -1839,8 +1839,8 @@ fn multivalue_answers_at_most_eight_shuffled() {
     for down in [&[][..], &["mvmain", "mv9", "mv10"][..]] {
         world.set_down(down);
         let random = SplitMix::seeded(8);
-        let mut orders = std::collections::BTreeSet::new();
-        let mut seen = std::collections::BTreeSet::new();
+        let mut orders = BTreeSet::new();
+        let mut seen = BTreeSet::new();
         for _ in 0..100 {
             let reply = world.ask(&Ask::new("mv.policy.test.", rtype::A, MUNICH), &random);
             let mut distinct = reply.answer.clone();
@@ -2211,6 +2211,54 @@ const SIGNED_CASES: &[Case] = &[
 #[test]
 fn dnssec_cases() {
     run(&signed_world(), SIGNED_CASES);
+}
+
+/// `[server] rrset_order`: a multi-record answer is shuffled (default, as
+/// Route 53), rotated per answer (BIND's cyclic) or kept in file order.
+#[test]
+fn answer_rrsets_follow_the_configured_order() {
+    let zone = "$ORIGIN o.test.\n$TTL 60\n@ IN SOA ns h 1 2 3 4 5\n@ IN NS ns\nns IN A 192.0.2.1\n\
+                www IN A 192.0.2.10\nwww IN A 192.0.2.11\nwww IN A 192.0.2.12\n";
+    let world = |order: &str| {
+        let config = format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\n{order}\n[[zone]]\nname = \"o.test\"\nfile = \"o.zone\"\n"
+        );
+        World::build(&config, &[("o.zone", zone)], &[])
+    };
+    let last_octets = |reply: &Reply| -> String {
+        let octets: Vec<&str> = reply
+            .answer
+            .iter()
+            .map(|l| l.rsplit('.').next().unwrap())
+            .collect();
+        octets.join(",")
+    };
+    let ask = Ask::new("www.o.test.", rtype::A, "192.0.2.7");
+
+    let fixed = world("rrset_order = \"fixed\"");
+    for _ in 0..3 {
+        assert_eq!(last_octets(&fixed.ask(&ask, &SplitMix::seeded(7))), "10,11,12");
+    }
+
+    let cyclic = world("rrset_order = \"cyclic\"");
+    let firsts: BTreeSet<String> = (0..3)
+        .map(|_| last_octets(&cyclic.ask(&ask, &SplitMix::seeded(7))))
+        .collect();
+    // Three answers in a row: each record leads once, order kept.
+    assert_eq!(
+        firsts.into_iter().collect::<Vec<_>>(),
+        ["10,11,12", "11,12,10", "12,10,11"]
+    );
+
+    // The default: every permutation about as often (6,000 answers).
+    let random = world("");
+    let seeded = SplitMix::seeded(0x5167_6e70);
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for _ in 0..6000 {
+        *counts.entry(last_octets(&random.ask(&ask, &seeded))).or_default() += 1;
+    }
+    assert_eq!(counts.len(), 6, "{counts:?}");
+    assert!(counts.values().all(|&c| (850..=1150).contains(&c)), "{counts:?}");
 }
 
 /// ALIAS targets outside our zones answer from what the upstream

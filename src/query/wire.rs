@@ -6,12 +6,27 @@
 //! Names inside RDATA are compressed only for the RFC 1035 types.
 
 use super::request::{ClientSubnet, OPTION_CLIENT_SUBNET};
+use crate::policy::random::Random;
 use crate::proto::name::wire_name_len;
 use crate::proto::rtype::{self, RdataNames};
 use crate::proto::Rrset;
 
 /// Size of the OPT record we add: root, type, class, TTL, RDLENGTH 0.
 pub(crate) const OPT_LEN: usize = 11;
+
+/// The order an RRset's records are written in (`[server] rrset_order`).
+#[derive(Clone, Copy)]
+pub(crate) enum Order<'r> {
+    /// As in the zone file.
+    AsStored,
+    /// Starting from the record at this index (mod the count), wrapping.
+    Rotated(usize),
+    /// A random permutation.
+    Shuffled(&'r dyn Random),
+}
+
+/// Most records shuffled in full; larger RRsets start at a random record.
+const MAX_SHUFFLED: usize = 16;
 
 /// The record did not fit under the size limit.
 #[derive(Debug)]
@@ -95,12 +110,71 @@ impl<'b> Writer<'b> {
         }
     }
 
-    /// Appends every record of `rrset` under `owner`. `owner` of `None`
-    /// means the question name. On [`Full`] the message is left as it was.
+    /// Appends every record of `rrset` under `owner`, as stored. `owner`
+    /// of `None` means the question name. On [`Full`] the message is left
+    /// as it was.
     pub(crate) fn rrset(&mut self, owner: Option<&[u8]>, rrset: &Rrset) -> Result<u16, Full> {
+        self.rrset_in(owner, rrset, Order::AsStored)
+    }
+
+    /// Like [`rrset`](Self::rrset), with the records in `order`.
+    pub(crate) fn rrset_in(
+        &mut self,
+        owner: Option<&[u8]>,
+        rrset: &Rrset,
+        order: Order<'_>,
+    ) -> Result<u16, Full> {
         let start = self.buf.len();
+        let n = usize::from(rrset.count);
+        let written = match order {
+            Order::Shuffled(random) if (2..=MAX_SHUFFLED).contains(&n) => {
+                // Fisher–Yates over the records, on the stack.
+                let mut chunks: [&[u8]; MAX_SHUFFLED] = [&[]; MAX_SHUFFLED];
+                for (slot, chunk) in chunks.iter_mut().zip(rrset.records()) {
+                    *slot = chunk;
+                }
+                let chunks = chunks.get_mut(..n).unwrap_or_default();
+                for i in (1..n).rev() {
+                    let j = random.below(i as u64 + 1) as usize;
+                    if j < i {
+                        chunks.swap(i, j);
+                    }
+                }
+                self.records(owner, rrset.rtype, chunks.iter().copied())
+            }
+            // Too many to shuffle on the stack: a random first record.
+            Order::Shuffled(random) if n > MAX_SHUFFLED => {
+                let first = random.below(n as u64) as usize;
+                self.rotated(owner, rrset, first)
+            }
+            Order::Rotated(turn) if n > 1 => self.rotated(owner, rrset, turn % n),
+            _ => self.records(owner, rrset.rtype, rrset.records()),
+        };
+        match written {
+            Ok(()) => Ok(rrset.count),
+            Err(Full) => {
+                self.truncate(start);
+                Err(Full)
+            }
+        }
+    }
+
+    /// The records from the `first`th on, then those before it.
+    fn rotated(&mut self, owner: Option<&[u8]>, rrset: &Rrset, first: usize) -> Result<(), Full> {
+        let records = rrset.records().skip(first).chain(rrset.records().take(first));
+        self.records(owner, rrset.rtype, records)
+    }
+
+    /// Writes `records` (each TYPE..RDATA) under `owner`; [`Full`] as soon
+    /// as one passes the limit (the caller cuts back).
+    fn records<'r>(
+        &mut self,
+        owner: Option<&[u8]>,
+        rtype: u16,
+        records: impl Iterator<Item = &'r [u8]>,
+    ) -> Result<(), Full> {
         let mut first_owner_at: Option<u16> = None;
-        for record in rrset.records() {
+        for record in records {
             // Owner: the question, or the name written once and pointed to
             // from the second record on.
             match (owner, first_owner_at) {
@@ -115,13 +189,12 @@ impl<'b> Writer<'b> {
                     }
                 }
             }
-            self.record_body(rrset.rtype, record);
+            self.record_body(rtype, record);
             if self.buf.len() > self.limit {
-                self.truncate(start);
                 return Err(Full);
             }
         }
-        Ok(rrset.count)
+        Ok(())
     }
 
     /// TYPE, CLASS, TTL, RDLENGTH, RDATA, compressing RDATA names where allowed.
