@@ -46,6 +46,8 @@ pub struct Spec {
     /// Health-source plugins: `[plugin.ID]`.
     #[serde(default)]
     pub plugin: std::collections::BTreeMap<String, Spanned<crate::health::PluginSpec>>,
+    /// Lower TTLs while checks fail or recover: `[health_ttl]`.
+    pub health_ttl: Option<crate::health::HealthTtlSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -110,7 +110,11 @@ impl Reloader {
     ) -> Self {
         let config_read = config.source.as_deref().map(Fingerprint::take);
         let (policy, _) = policy_or_log(&config);
-        let monitor = Monitor::start(&config.policy.health, &config.policy.plugins);
+        let monitor = Monitor::start(
+            &config.policy.health,
+            &config.policy.plugins,
+            config.policy.health_ttl,
+        );
         let mut reloader = Self {
             policy: Arc::new(policy),
             health: monitor.cell(),
@@ -327,9 +331,11 @@ impl Reloader {
                     // Check states carry over by name; a new layout of
                     // check names comes with a new cell, published with
                     // the zones compiled against it.
-                    self.health = self
-                        .monitor
-                        .configure(&new.policy.health, &new.policy.plugins);
+                    self.health = self.monitor.configure(
+                        &new.policy.health,
+                        &new.policy.plugins,
+                        new.policy.health_ttl,
+                    );
                 }
                 if let Some((policy, results)) = recompiled {
                     self.policy = policy;
