@@ -875,9 +875,9 @@ mod tests {
         let errors = parse(text, Path::new("t.toml")).unwrap_err();
         let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(shown.len(), 4, "{shown:#?}");
-        assert!(
-            shown[0].starts_with("t.toml:2:11: invalid type"),
-            "{shown:#?}"
+        assert_eq!(
+            shown[0],
+            "t.toml:2:11: workers in [server] must be a whole number (no quotes), not string \"two\""
         );
         assert!(
             shown[1].starts_with("t.toml:4:1: unknown key \"bogus\" in [server]"),
@@ -908,7 +908,10 @@ mod tests {
         );
         let shown = |text: &str| parsed(text).unwrap_err()[0].to_string();
         let e = shown("[log]\nformat = \"xml\"\n");
-        assert!(e.starts_with("t.toml:2:10: "), "{e}");
+        assert_eq!(
+            e,
+            "t.toml:2:10: format = \"xml\": write one of \"text\", \"json\""
+        );
         assert!(e.contains("text") && e.contains("json"), "{e}");
         let e = shown("[log]\nlevel = \"inof\"\n");
         assert!(e.starts_with("t.toml:2:9: level \"inof\""), "{e}");

@@ -289,6 +289,28 @@ fn missing_field(message: &str) -> Option<&str> {
 /// serde's message, said for a person: an unknown key names its table and
 /// the key meant, when one is close.
 fn explain(message: &str, hit: &Hit) -> String {
+    if let (Hit::Key { key, table, .. }, Some(rest)) = (hit, message.strip_prefix("invalid type: "))
+    {
+        if let Some((found, want)) = rest.split_once(", expected ") {
+            let place = if table.is_empty() {
+                String::new()
+            } else {
+                format!(" in {table}")
+            };
+            return format!("{key}{place} must be {}, not {found}", human_type(want));
+        }
+    }
+    if let (Hit::Key { key, .. }, Some(rest)) = (hit, message.strip_prefix("unknown variant `")) {
+        if let Some((value, choices)) = rest.split_once("`, expected ") {
+            let choices: Vec<String> = choices
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(|c| format!("\"{c}\""))
+                .collect();
+            return format!("{key} = \"{value}\": write one of {}", choices.join(", "));
+        }
+    }
     let Some(rest) = message.strip_prefix("unknown field `") else {
         return match (hit, missing_field(message)) {
             (Hit::Table { table }, Some(field)) if !table.is_empty() => {
@@ -324,6 +346,20 @@ fn explain(message: &str, hit: &Hit) -> String {
         Some(near) => format!("{what}; did you mean \"{near}\"?"),
         None if known.is_empty() => format!("{what}: it takes no keys"),
         None => format!("{what}; known keys: {}", known.join(", ")),
+    }
+}
+
+/// serde's name for a type, as the config file spells values of it.
+fn human_type(want: &str) -> &str {
+    match want {
+        "usize" | "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64" => {
+            "a whole number (no quotes)"
+        }
+        "f32" | "f64" => "a number (no quotes)",
+        "a boolean" => "true or false (no quotes)",
+        "a string" => "a string in double quotes",
+        "a sequence" => "a list like [\"…\"]",
+        other => other,
     }
 }
 

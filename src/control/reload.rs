@@ -309,8 +309,9 @@ impl Reloader {
                     }
                     if broken > 0 {
                         let line = format!(
-                            "config {}: not reloaded: {broken} served zones would fail with it (errors above); the previous config and zones stay in force",
-                            path.display()
+                            "config {}: not reloaded: {} would fail with it (errors above); the previous config and zones stay in force",
+                            path.display(),
+                            super::counted(broken, "served zone", "served zones")
                         );
                         tracing::error!("{line}");
                         problems.push(line);
@@ -354,9 +355,9 @@ impl Reloader {
                     tracing::error!("{e}");
                 }
                 let line = format!(
-                    "config {}: not reloaded ({} errors); the previous config stays in force",
+                    "config {}: not reloaded ({}); the previous config stays in force",
                     path.display(),
-                    errors.len()
+                    super::counted(errors.len(), "error", "errors")
                 );
                 tracing::error!("{line}");
                 problems.push(line);
@@ -524,8 +525,9 @@ impl Reloader {
                     "zone loaded"
                 );
                 report.lines.push(format!(
-                    "{label}: loaded serial {}, {} records in {ms} ms",
-                    new.serial, new.record_count
+                    "{label}: loaded serial {}, {} in {ms} ms",
+                    new.serial,
+                    super::counted(new.record_count, "record", "records")
                 ));
                 entry.zone = Some(Arc::new(new));
                 entry.served_hash = Some(hash);
@@ -542,11 +544,14 @@ impl Reloader {
                 }
                 let line = match &entry.zone {
                     Some(old) => format!(
-                        "{label}: not reloaded ({} errors); still serving serial {}",
-                        errors.len(),
+                        "{label}: not reloaded ({}); still serving serial {}",
+                        super::counted(errors.len(), "error", "errors"),
                         old.serial
                     ),
-                    None => format!("{label}: not loaded ({} errors); not served", errors.len()),
+                    None => format!(
+                        "{label}: not loaded ({}); not served",
+                        super::counted(errors.len(), "error", "errors")
+                    ),
                 };
                 tracing::error!("{line}");
                 report.lines.push(line);
