@@ -123,7 +123,7 @@ impl ZoneSigner {
     pub fn describe(&self) -> String {
         let s = self.stats();
         format!(
-            "key tag {} algorithm {}, signature cache: {} held, {} hit, {} signed, {} evicted",
+            "key tag {} algorithm {}, {} signatures cached, {} hits, {} signed, {} evicted",
             s.key_tag, s.algorithm, s.cached, s.hits, s.signed, s.evicted
         )
     }
