@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use signpost::control::counted;
 use signpost::proto::name::Name;
 
 #[derive(Parser, Debug)]
@@ -349,11 +350,11 @@ fn checkzone(file: &Path, origin: Option<&str>) -> ExitCode {
                 eprintln!("warning: {w}");
             }
             println!(
-                "zone {}: loaded serial {}, {} records, {} names",
+                "zone {}: loaded serial {}, {}, {}",
                 origin,
                 built.serial(),
-                built.record_count(),
-                built.name_count()
+                counted(built.record_count(), "record", "records"),
+                counted(built.name_count(), "name", "names")
             );
             ExitCode::SUCCESS
         }
@@ -401,11 +402,11 @@ fn checkconf(file: &Path) -> ExitCode {
     match compiled {
         Ok(c) if !failed => {
             println!(
-                "config {}: {} listen addresses, {} zones, {} records",
+                "config {}: {}, {}, {}",
                 file.display(),
-                config.listen.len(),
-                config.zones.len(),
-                c.records
+                counted(config.listen.len(), "listen address", "listen addresses"),
+                counted(config.zones.len(), "zone", "zones"),
+                counted(c.records, "record", "records")
             );
             ExitCode::SUCCESS
         }

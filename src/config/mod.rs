@@ -10,6 +10,7 @@
 
 pub mod policy;
 pub mod resolver;
+mod schema;
 pub mod spec;
 
 use std::net::{IpAddr, SocketAddr};
@@ -454,12 +455,19 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
             message,
         }
     };
-    let spec: spec::Spec = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map_or(0, |s| s.start);
-        vec![at(offset, e.message().to_string())]
-    })?;
+    // Every schema problem at once (unknown keys, wrong types); the
+    // semantic checks run on the rest unless a whole table had to go.
+    let read = schema::read(text);
+    let mut errors: Vec<Diagnostic> = read
+        .problems
+        .into_iter()
+        .map(|p| at(p.offset, p.message))
+        .collect();
+    let spec = match read.spec {
+        Some(spec) if read.only_keys => spec,
+        _ => return Err(in_file_order(errors)),
+    };
     let base = path.parent().unwrap_or(Path::new("."));
-    let mut errors = Vec::new();
     let mut config = Config {
         source: Some(path.to_path_buf()),
         ..Config::default()
@@ -706,11 +714,23 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
         .resolver
         .as_ref()
         .map(|r| resolver::validate(r, &mut |offset, message| errors.push(at(offset, message))));
+    config.policy.health_ttl = spec.health_ttl.as_ref().and_then(|t| {
+        crate::health::check::ttl_lowering(t, &mut |offset, message| {
+            errors.push(at(offset, message))
+        })
+    });
     if errors.is_empty() {
         Ok(config)
     } else {
-        Err(errors)
+        Err(in_file_order(errors))
     }
+}
+
+/// Problems sorted by where they are, so that a long list reads like the
+/// file (the checks themselves run table by table).
+fn in_file_order(mut errors: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    crate::proto::diag::sort(&mut errors);
+    errors
 }
 
 /// The DNSSEC keys of one `[[zone]]`: settings without `dnssec = true`
@@ -841,6 +861,67 @@ mod tests {
     }
 
     #[test]
+    fn reports_every_unknown_key_at_once_in_file_order() {
+        // Tables first in the file are checked last: the order is the file's.
+        let text = "[health.web]\ntype = \"http\"\naddress = \"127.0.0.1\"\nintervall = 2\n\n\
+                    [server]\nlisten = [\"127.0.0.1:53\"]\nworkrs = 2\nedns_udp_size = 100\n\n\
+                    [[zone]]\nname = \"example.com\"\nfile = \"x\"\nDNSSEC = true\n\n\
+                    [metrix]\nlisten = \"127.0.0.1:9153\"\n\n\
+                    [log]\nformat = \"text\"\ncolour = true\n\n\
+                    [cidr.corp]\noffice = [\"192.0.2.1/24\"]\n";
+        let errors = parse(text, Path::new("t.toml")).unwrap_err();
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let want = [
+            "t.toml:4:1: unknown key \"intervall\" in [health.web]; did you mean \"interval\"?",
+            "t.toml:8:1: unknown key \"workrs\" in [server]; did you mean \"workers\"?",
+            "t.toml:9:17: edns_udp_size must be between 512 and 4096",
+            "t.toml:14:1: unknown key \"DNSSEC\" in [[zone]]; did you mean \"dnssec\"?",
+            "t.toml:13:8: zone file",
+            "t.toml:16:2: unknown table [metrix]; did you mean [metrics]?",
+            "t.toml:21:1: unknown key \"colour\" in [log]; known keys: format, level",
+            "t.toml:24:11: \"192.0.2.1/24\" has host bits set: write \"192.0.2.0/24\" for the network, or \"192.0.2.1/32\" for the one address",
+        ];
+        assert_eq!(shown.len(), want.len(), "{shown:#?}");
+        for w in want {
+            assert!(
+                shown.iter().any(|s| s.starts_with(w)),
+                "missing {w:?} in {shown:#?}"
+            );
+        }
+        let mut sorted = errors.clone();
+        crate::proto::diag::sort(&mut sorted);
+        assert_eq!(sorted, errors, "in file order");
+    }
+
+    #[test]
+    fn a_wrong_type_or_a_missing_key_does_not_hide_the_others() {
+        let text = "[server]\nworkers = \"two\"\nlisten = [\"127.0.0.1:53\"]\nbogus = 1\n\n\
+                    [[zone]]\nname = \"example.com\"\n\n\
+                    [[zone]]\nname = \"example.org\"\nfiel = \"y\"\n";
+        let errors = parse(text, Path::new("t.toml")).unwrap_err();
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 4, "{shown:#?}");
+        assert_eq!(
+            shown[0],
+            "t.toml:2:11: workers in [server] must be a whole number (no quotes), not string \"two\""
+        );
+        assert!(
+            shown[1].starts_with("t.toml:4:1: unknown key \"bogus\" in [server]"),
+            "{shown:#?}"
+        );
+        assert!(
+            shown[2].starts_with("t.toml:6:1: [[zone]] needs file = …"),
+            "{shown:#?}"
+        );
+        assert!(
+            shown[3].starts_with(
+                "t.toml:11:1: unknown key \"fiel\" in [[zone]]; did you mean \"file\"?"
+            ),
+            "{shown:#?}"
+        );
+    }
+
+    #[test]
     fn log_section() {
         let parsed = |text: &str| parse(text, Path::new("t.toml"));
         assert_eq!(parsed("").unwrap().log, LogConfig::default());
@@ -853,7 +934,10 @@ mod tests {
         );
         let shown = |text: &str| parsed(text).unwrap_err()[0].to_string();
         let e = shown("[log]\nformat = \"xml\"\n");
-        assert!(e.starts_with("t.toml:2:10: "), "{e}");
+        assert_eq!(
+            e,
+            "t.toml:2:10: format = \"xml\": write one of \"text\", \"json\""
+        );
         assert!(e.contains("text") && e.contains("json"), "{e}");
         let e = shown("[log]\nlevel = \"inof\"\n");
         assert!(e.starts_with("t.toml:2:9: level \"inof\""), "{e}");

@@ -76,6 +76,8 @@ pub struct PolicySettings {
     pub health: Vec<crate::health::CheckDef>,
     /// `[plugin.ID]` health sources.
     pub plugins: Vec<crate::health::PluginDef>,
+    /// `[health_ttl]`: short TTLs while checks fail or recover.
+    pub health_ttl: Option<crate::health::TtlLowering>,
 }
 
 impl PolicySettings {
@@ -156,7 +158,20 @@ pub fn validate(
             let mut nets = Vec::new();
             for prefix in prefixes {
                 match prefix.get_ref().parse::<IpNet>() {
-                    Ok(net) => nets.push(net.trunc()),
+                    // Host bits set is usually a typo for a narrower
+                    // prefix or a host: say which network it would be
+                    // rather than widen it silently.
+                    Ok(net) if net.trunc() != net => error(
+                        prefix.span().start,
+                        format!(
+                            "\"{}\" has host bits set: write \"{}\" for the network, or \"{}/{}\" for the one address",
+                            prefix.get_ref(),
+                            net.trunc(),
+                            net.addr(),
+                            net.max_prefix_len()
+                        ),
+                    ),
+                    Ok(net) => nets.push(net),
                     Err(_) => error(
                         prefix.span().start,
                         format!(

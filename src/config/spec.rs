@@ -48,6 +48,8 @@ pub struct Spec {
     pub plugin: std::collections::BTreeMap<String, Spanned<crate::health::PluginSpec>>,
     /// Upstream resolvers for ALIAS targets outside our zones.
     pub resolver: Option<super::resolver::ResolverSpec>,
+    /// Lower TTLs while checks fail or recover: `[health_ttl]`.
+    pub health_ttl: Option<crate::health::HealthTtlSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]

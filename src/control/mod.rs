@@ -165,7 +165,11 @@ impl Status {
             .iter()
             .filter_map(|z| Some(format!("{} {}", z.name, z.serial?)))
             .collect();
-        let mut line = format!("serving {} of {} zones", served.len(), self.zones.len());
+        let mut line = format!(
+            "serving {} of {}",
+            served.len(),
+            counted(self.zones.len(), "zone", "zones")
+        );
         if !served.is_empty() {
             line.push_str(": ");
             line.push_str(&served.join(", "));
@@ -211,7 +215,7 @@ impl Status {
         );
         match self.watching {
             Some(n) => {
-                let _ = writeln!(out, "watching {n} directories");
+                let _ = writeln!(out, "watching {}", counted(n, "directory", "directories"));
             }
             None => {
                 let _ = writeln!(out, "watching off");
@@ -322,8 +326,8 @@ impl Status {
 fn zone_line(z: &ZoneRow) -> String {
     let serving = match (z.serial, z.loaded_at) {
         (Some(serial), Some(at)) => format!(
-            "serial {serial}, {} records, loaded {} in {} ms",
-            z.records,
+            "serial {serial}, {}, loaded {} in {} ms",
+            counted(z.records, "record", "records"),
             utc(at),
             z.load_ms
         ),
@@ -332,7 +336,9 @@ fn zone_line(z: &ZoneRow) -> String {
     let last = match &z.last {
         LastLoad::Loaded => "loaded".to_string(),
         LastLoad::Unchanged => "unchanged".to_string(),
-        LastLoad::Failed { errors, .. } => format!("FAILED ({errors} errors)"),
+        LastLoad::Failed { errors, .. } => {
+            format!("FAILED ({})", counted(*errors, "error", "errors"))
+        }
     };
     format!(
         "zone {} ({}): {serving}; last reload {} {last}",
@@ -415,6 +421,15 @@ impl Control {
     }
 }
 
+/// `1 zone`, `2 zones`: a count with its noun in the right number.
+pub fn counted(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,5 +438,12 @@ mod tests {
     fn durations() {
         assert_eq!(duration(59), "0h00m59s");
         assert_eq!(duration(90_061), "1d01h01m01s");
+    }
+
+    #[test]
+    fn counts_say_their_noun_in_the_right_number() {
+        assert_eq!(counted(0, "zone", "zones"), "0 zones");
+        assert_eq!(counted(1, "zone", "zones"), "1 zone");
+        assert_eq!(counted(2, "directory", "directories"), "2 directories");
     }
 }

@@ -114,7 +114,11 @@ impl Reloader {
     ) -> Self {
         let config_read = config.source.as_deref().map(Fingerprint::take);
         let (policy, _) = policy_or_log(&config);
-        let monitor = Monitor::start(&config.policy.health, &config.policy.plugins);
+        let monitor = Monitor::start(
+            &config.policy.health,
+            &config.policy.plugins,
+            config.policy.health_ttl,
+        );
         let mut reloader = Self {
             policy: Arc::new(policy),
             health: monitor.cell(),
@@ -315,8 +319,9 @@ impl Reloader {
                     }
                     if broken > 0 {
                         let line = format!(
-                            "config {}: not reloaded: {broken} served zones would fail with it (errors above); the previous config and zones stay in force",
-                            path.display()
+                            "config {}: not reloaded: {} would fail with it (errors above); the previous config and zones stay in force",
+                            path.display(),
+                            super::counted(broken, "served zone", "served zones")
                         );
                         tracing::error!("{line}");
                         problems.push(line);
@@ -337,9 +342,11 @@ impl Reloader {
                     // Check states carry over by name; a new layout of
                     // check names comes with a new cell, published with
                     // the zones compiled against it.
-                    self.health = self
-                        .monitor
-                        .configure(&new.policy.health, &new.policy.plugins);
+                    self.health = self.monitor.configure(
+                        &new.policy.health,
+                        &new.policy.plugins,
+                        new.policy.health_ttl,
+                    );
                 }
                 self.upstream.configure(new.resolver.as_ref());
                 if let Some((policy, results)) = recompiled {
@@ -359,9 +366,9 @@ impl Reloader {
                     tracing::error!("{e}");
                 }
                 let line = format!(
-                    "config {}: not reloaded ({} errors); the previous config stays in force",
+                    "config {}: not reloaded ({}); the previous config stays in force",
                     path.display(),
-                    errors.len()
+                    super::counted(errors.len(), "error", "errors")
                 );
                 tracing::error!("{line}");
                 problems.push(line);
@@ -528,8 +535,9 @@ impl Reloader {
                     "zone loaded"
                 );
                 report.lines.push(format!(
-                    "{label}: loaded serial {}, {} records in {ms} ms",
-                    new.serial, new.record_count
+                    "{label}: loaded serial {}, {} in {ms} ms",
+                    new.serial,
+                    super::counted(new.record_count, "record", "records")
                 ));
                 entry.zone = Some(Arc::new(new));
                 entry.served_hash = Some(hash);
@@ -546,11 +554,14 @@ impl Reloader {
                 }
                 let line = match &entry.zone {
                     Some(old) => format!(
-                        "{label}: not reloaded ({} errors); still serving serial {}",
-                        errors.len(),
+                        "{label}: not reloaded ({}); still serving serial {}",
+                        super::counted(errors.len(), "error", "errors"),
                         old.serial
                     ),
-                    None => format!("{label}: not loaded ({} errors); not served", errors.len()),
+                    None => format!(
+                        "{label}: not loaded ({}); not served",
+                        super::counted(errors.len(), "error", "errors")
+                    ),
                 };
                 tracing::error!("{line}");
                 report.lines.push(line);

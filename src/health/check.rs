@@ -109,8 +109,75 @@ pub struct PluginTarget {
     /// The `[plugin.ID]` that reports it.
     pub plugin: String,
     pub target: String,
-    /// The state while the plugin cannot say (fail open: true).
-    pub unknown_up: bool,
+    /// The state while the plugin cannot say.
+    pub unknown: WhenUnknown,
+}
+
+/// `unknown = "up" | "down" | "last_known"`: what a check is while its
+/// source cannot say (a plugin that crashed, hung, reported garbage or
+/// left the target out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum WhenUnknown {
+    /// Healthy (fail open, the default).
+    #[default]
+    Up,
+    /// Unhealthy (fail closed).
+    Down,
+    /// The state from the last report that said up or down: Route 53's
+    /// LastKnownStatus for alarm-backed checks. Healthy if there never
+    /// was one.
+    LastKnown,
+}
+
+impl WhenUnknown {
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Down => "down",
+            Self::LastKnown => "last_known",
+        }
+    }
+}
+
+/// `[health_ttl]`, validated: while a check is unhealthy or changed state
+/// less than `window` ago, answers that depend on it carry at most `ttl`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TtlLowering {
+    pub ttl: u32,
+    pub window: Duration,
+}
+
+pub const DEFAULT_LOWERED_TTL: u32 = 5;
+pub const DEFAULT_LOWERING_WINDOW: Duration = Duration::from_secs(60);
+
+/// Validates `[health_ttl]`.
+pub fn ttl_lowering(
+    spec: &super::spec::HealthTtlSpec,
+    error: &mut dyn FnMut(usize, String),
+) -> Option<TtlLowering> {
+    let ttl = match &spec.ttl {
+        Some(t) if !(0..=86_400).contains(t.get_ref()) => {
+            error(
+                t.span().start,
+                "ttl must be from 0 to 86400 seconds (a few seconds is usual)".into(),
+            );
+            return None;
+        }
+        Some(t) => *t.get_ref() as u32,
+        None => DEFAULT_LOWERED_TTL,
+    };
+    let window = match &spec.window {
+        Some(w) if !(1.0..=86_400.0).contains(w.get_ref()) => {
+            error(
+                w.span().start,
+                "window must be from 1 to 86400 seconds".into(),
+            );
+            return None;
+        }
+        Some(w) => Duration::from_secs_f64(*w.get_ref()),
+        None => DEFAULT_LOWERING_WINDOW,
+    };
+    Some(TtlLowering { ttl, window })
 }
 
 /// One `[plugin.ID]`.
@@ -233,6 +300,85 @@ fn up_down(v: &Spanned<String>, key: &str, error: &mut dyn FnMut(usize, String))
     }
 }
 
+/// "a tcp", "an http": the article as the type is read aloud.
+fn a_kind(kind: &str) -> String {
+    if kind.starts_with("http") {
+        format!("an {kind}")
+    } else {
+        format!("a {kind}")
+    }
+}
+
+fn capital(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// `unknown = "…"`, with Route 53's words for the same choices pointed
+/// to ours.
+fn when_unknown(text: &str) -> Result<WhenUnknown, String> {
+    match text {
+        "up" => Ok(WhenUnknown::Up),
+        "down" => Ok(WhenUnknown::Down),
+        "last_known" => Ok(WhenUnknown::LastKnown),
+        other => {
+            let ours = match other.to_ascii_lowercase().replace('-', "_").as_str() {
+                "healthy" | "up" => Some("up"),
+                "unhealthy" | "down" => Some("down"),
+                "lastknownstatus" | "last_known_status" | "last_known" | "lastknown" => {
+                    Some("last_known")
+                }
+                _ => None,
+            };
+            Err(match ours {
+                Some(ours) => format!("unknown \"{other}\": write unknown = \"{ours}\""),
+                None => format!(
+                    "unknown \"{other}\" must be \"up\" (fail open), \"down\" (fail closed) or \"last_known\" (keep the last reported state)"
+                ),
+            })
+        }
+    }
+}
+
+/// What to write instead of a check type in another spelling: Route 53's
+/// names (`HTTP`, `HTTP_STR_MATCH`, `CLOUDWATCH_METRIC`, …) or ours in
+/// other case. `None`: not a spelling we know.
+fn type_instead(kind: &str, has_body_contains: bool) -> Option<String> {
+    let upper = kind.to_ascii_uppercase().replace('-', "_");
+    let plain = |ours: &str| format!("check type \"{kind}\": write type = \"{ours}\"");
+    let string_match = |ours: &str| {
+        if has_body_contains {
+            format!(
+                "check type \"{kind}\": write type = \"{ours}\"; body_contains does the string match"
+            )
+        } else {
+            format!(
+                "check type \"{kind}\": write type = \"{ours}\" and body_contains = \"TEXT\" (looked for in the first {BODY_LIMIT} bytes of the body, as Route 53 does)"
+            )
+        }
+    };
+    Some(match upper.as_str() {
+        "HTTP" => plain("http"),
+        "HTTPS" => plain("https"),
+        "TCP" => plain("tcp"),
+        "CALCULATED" => plain("calculated"),
+        "PLUGIN" => plain("plugin"),
+        "STATIC" => plain("static"),
+        "HTTP_STR_MATCH" => string_match("http"),
+        "HTTPS_STR_MATCH" => string_match("https"),
+        "CLOUDWATCH_METRIC" => format!(
+            "check type \"{kind}\": alarm-backed checks are plugin checks here: write type = \"plugin\" with a [plugin.ID] that reads the alarm, and unknown = \"last_known\" for Route 53's LastKnownStatus (see signpost.toml(5), PLUGINS)"
+        ),
+        "RECOVERY_CONTROL" => format!(
+            "check type \"{kind}\": write type = \"static\" with state = \"up\" and turn it with `signpostctl health set NAME up|down|auto`"
+        ),
+        _ => return None,
+    })
+}
+
 /// `"200-399"` or `"204"`.
 fn status_range(text: &str) -> Option<(u16, u16)> {
     let (lo, hi) = text.split_once('-').unwrap_or((text, text));
@@ -321,6 +467,10 @@ pub fn validate(
         };
         if allowed_keys(&kind).is_empty() {
             let offset = s.kind.as_ref().map_or(at, |k| k.span().start);
+            if let Some(instead) = type_instead(&kind, s.body_contains.is_some()) {
+                error(offset, instead);
+                continue;
+            }
             error(
                 offset,
                 format!(
@@ -332,7 +482,13 @@ pub fn validate(
         let mut bad = false;
         for (key, offset) in present(s) {
             if !allowed_keys(&kind).contains(&key) {
-                error(offset, format!("{key} does not apply to a {kind} check"));
+                let takes = allowed_keys(&kind).join(", ");
+                let message = if key == "unknown" {
+                    format!("unknown does not apply to {} check: only plugin checks have an unknown state", a_kind(&kind))
+                } else {
+                    format!("{key} does not apply to {} check (it takes {takes}, threshold and inverted)", a_kind(&kind))
+                };
+                error(offset, message);
                 bad = true;
             }
         }
@@ -349,7 +505,7 @@ pub fn validate(
         let inverted = s.inverted.as_ref().is_some_and(|v| *v.get_ref());
         let mut need = |key: &str, ok: bool| {
             if !ok {
-                error(at, format!("a {kind} check needs {key}"));
+                error(at, format!("{} check needs {key}", capital(&a_kind(&kind))));
             }
             ok
         };
@@ -457,13 +613,21 @@ pub fn validate(
                     );
                     bad = true;
                 }
+                let unknown = match &s.unknown {
+                    None => WhenUnknown::Up,
+                    Some(u) => match when_unknown(u.get_ref()) {
+                        Ok(w) => w,
+                        Err(message) => {
+                            error(u.span().start, message);
+                            bad = true;
+                            WhenUnknown::Up
+                        }
+                    },
+                };
                 CheckKind::Plugin(PluginTarget {
                     plugin: plugin.get_ref().clone(),
                     target,
-                    unknown_up: s
-                        .unknown
-                        .as_ref()
-                        .is_none_or(|u| up_down(u, "unknown", error)),
+                    unknown,
                 })
             }
         };
@@ -713,7 +877,7 @@ min_healthy = 1
         );
         let want = [
             "t.toml:6:13: threshold must be from 1 to 10",
-            "t.toml:7:12: children does not apply to a http check",
+            "t.toml:7:12: children does not apply to an http check",
             "t.toml:9:8: unknown check type \"bogus\"",
             "t.toml:13:1: [health.d] needs a type",
             "t.toml:20:11: timeout must not be longer than interval",
@@ -738,5 +902,71 @@ min_healthy = 1
                 "t.toml:6:1: calculated checks form a cycle: f → c → f"
             ]
         );
+    }
+
+    #[test]
+    fn route53_spellings_say_what_to_write() {
+        let one = |table: &str| {
+            let e = errors(table);
+            assert_eq!(e.len(), 1, "{e:#?}");
+            e[0].clone()
+        };
+        for (r53, ours) in [("HTTP", "http"), ("HTTPS", "https"), ("TCP", "tcp"), ("Calculated", "calculated")] {
+            let e = one(&format!("[health.a]\ntype = \"{r53}\"\naddress = \"x\"\nport = 1\n"));
+            assert_eq!(
+                e,
+                format!("t.toml:4:8: check type \"{r53}\": write type = \"{ours}\"")
+            );
+        }
+        let e = one("[health.a]\ntype = \"HTTP_STR_MATCH\"\naddress = \"x\"\n");
+        assert!(
+            e.starts_with("t.toml:4:8: check type \"HTTP_STR_MATCH\": write type = \"http\" and body_contains = \"TEXT\""),
+            "{e}"
+        );
+        let e = one("[health.a]\ntype = \"HTTPS_STR_MATCH\"\naddress = \"x\"\nbody_contains = \"ok\"\n");
+        assert!(
+            e.ends_with("write type = \"https\"; body_contains does the string match"),
+            "{e}"
+        );
+        let e = one("[health.a]\ntype = \"CLOUDWATCH_METRIC\"\n");
+        assert!(e.contains("type = \"plugin\"") && e.contains("unknown = \"last_known\""), "{e}");
+        let plugin = "[plugin.p]\nlibrary = \"/nonexistent.so\"\n[health.a]\ntype = \"plugin\"\nplugin = \"p\"\n";
+        let e = errors(&format!("{plugin}unknown = \"LastKnownStatus\"\n"));
+        assert_eq!(
+            e[1],
+            "t.toml:8:11: unknown \"LastKnownStatus\": write unknown = \"last_known\""
+        );
+        let e = errors(&format!("{plugin}unknown = \"maybe\"\n"));
+        assert!(e[1].contains("\"last_known\" (keep the last reported state)"), "{e:#?}");
+        let e = one("[health.a]\ntype = \"tcp\"\naddress = \"x\"\nport = 1\nunknown = \"last_known\"\n");
+        assert!(
+            e.starts_with("t.toml:7:11: unknown does not apply to a tcp check: only plugin checks"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn last_known_and_health_ttl_are_read() {
+        let full = "[server]\nlisten = [\"127.0.0.1:53\"]\n\
+                    [plugin.p]\nlibrary = \"Cargo.toml\"\n\
+                    [health.a]\ntype = \"plugin\"\nplugin = \"p\"\nunknown = \"last_known\"\n\
+                    [health_ttl]\nttl = 3\nwindow = 30\n";
+        let c = config::parse(full, std::path::Path::new("t.toml")).unwrap();
+        let super::CheckKind::Plugin(p) = &c.policy.health[0].kind else {
+            panic!()
+        };
+        assert_eq!(p.unknown, super::WhenUnknown::LastKnown);
+        assert_eq!(
+            c.policy.health_ttl,
+            Some(super::TtlLowering {
+                ttl: 3,
+                window: std::time::Duration::from_secs(30)
+            })
+        );
+        let e = errors("[health_ttl]\nttl = -1\n");
+        assert!(e[0].starts_with("t.toml:4:7: ttl must be from 0 to 86400"), "{e:#?}");
+        let e = errors("[health_ttl]\nwindow = 0\n");
+        assert!(e[0].starts_with("t.toml:4:10: window must be from 1"), "{e:#?}");
+        assert!(errors("[health_ttl]\n").is_empty());
     }
 }

@@ -35,26 +35,57 @@ pub mod spec;
 mod state;
 mod tcp;
 
-pub use check::{CheckDef, CheckKind, PluginDef};
+pub use check::{CheckDef, CheckKind, PluginDef, TtlLowering, WhenUnknown};
 pub use monitor::{CheckRow, Handle, Monitor};
 pub use plugin::{try_load, LoadError};
-pub use spec::{HealthSpec, PluginSpec};
+pub use spec::{HealthSpec, HealthTtlSpec, PluginSpec};
 
 /// The state of every configured check, by index.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthTable {
     healthy: Vec<bool>,
+    /// With `[health_ttl]`: the checks that are failing or recovering
+    /// (unhealthy, or changed state within the window). Empty when TTL
+    /// lowering is off, so that the query path only pays a bounds check.
+    unsettled: Vec<bool>,
+    /// The TTL answers that depend on an unsettled check carry at most.
+    lowered_ttl: u32,
 }
 
 impl HealthTable {
     pub fn new(healthy: Vec<bool>) -> Self {
-        Self { healthy }
+        Self {
+            healthy,
+            unsettled: Vec::new(),
+            lowered_ttl: 0,
+        }
+    }
+
+    /// A table whose unsettled checks lower the TTL of the answers that
+    /// depend on them to `ttl`.
+    pub fn with_lowering(healthy: Vec<bool>, unsettled: Vec<bool>, ttl: u32) -> Self {
+        Self {
+            healthy,
+            unsettled,
+            lowered_ttl: ttl,
+        }
     }
 
     /// A check that is not in the table counts as healthy (fail open).
     #[inline]
     pub fn is_healthy(&self, index: u32) -> bool {
         self.healthy.get(index as usize).copied().unwrap_or(true)
+    }
+
+    /// The TTL an answer that depends on this check carries at most, while
+    /// the check is failing or recovering; `None` otherwise (and always
+    /// when TTL lowering is off).
+    #[inline]
+    pub fn lowered_ttl(&self, index: u32) -> Option<u32> {
+        match self.unsettled.get(index as usize) {
+            Some(true) => Some(self.lowered_ttl),
+            _ => None,
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::Semaphore;
 use tokio::task::AbortHandle;
 
-use super::check::{CheckDef, CheckKind, PluginDef};
+use super::check::{CheckDef, CheckKind, PluginDef, TtlLowering};
 use super::shared::{Inner, Shared};
 use super::state::{Board, Observation, Outcome};
 use super::HealthTable;
@@ -62,20 +62,11 @@ impl Handle {
             .entries
             .iter()
             .map(|e| {
-                let (last, latency, checked, reason) = match &e.last {
-                    Some(l) => (l.outcome.word(), l.latency, Some(l.at), l.reason.clone()),
-                    None => {
-                        let reason = match &e.def.kind {
-                            CheckKind::Static { .. } => "fixed in the config".to_string(),
-                            CheckKind::Calculated {
-                                children,
-                                min_healthy,
-                            } => format!("{min_healthy} of {} healthy", children.join(",")),
-                            _ => "not checked yet".to_string(),
-                        };
-                        ("none", None, None, reason)
-                    }
+                let (last, latency, checked) = match &e.last {
+                    Some(l) => (l.outcome.word(), l.latency, Some(l.at)),
+                    None => ("none", None, None),
                 };
+                let reason = inner.board.reason(e);
                 CheckRow {
                     name: e.def.name.clone(),
                     up: e.up,
@@ -170,13 +161,21 @@ pub struct Monitor {
     /// Probe tasks by check name, with the epoch they report under.
     probes: HashMap<String, (u64, AbortHandle)>,
     plugins: HashMap<String, (PluginDef, AbortHandle)>,
+    /// Republishes as `[health_ttl]` windows end.
+    ticker: Option<AbortHandle>,
 }
 
 impl Monitor {
-    /// Publishes the initial states and starts probing.
-    pub fn start(checks: &[CheckDef], plugins: &[PluginDef]) -> Self {
-        let board = Board::new(checks);
-        let cell = Arc::new(ArcSwap::from_pointee(HealthTable::new(board.effective())));
+    /// Publishes the initial states and starts probing; `lowering` is
+    /// `[health_ttl]`, if configured.
+    pub fn start(
+        checks: &[CheckDef],
+        plugins: &[PluginDef],
+        lowering: Option<TtlLowering>,
+    ) -> Self {
+        let mut board = Board::new(checks);
+        board.lowering = lowering;
+        let cell = Arc::new(ArcSwap::from_pointee(board.table(Instant::now())));
         let mut monitor = Self {
             shared: Arc::new(Shared {
                 inner: Mutex::new(Inner { board, cell }),
@@ -185,8 +184,10 @@ impl Monitor {
             limit: Arc::new(Semaphore::new(MAX_PROBES)),
             probes: HashMap::new(),
             plugins: HashMap::new(),
+            ticker: None,
         };
         monitor.sync_tasks(plugins);
+        monitor.sync_ticker(lowering.is_some() && !checks.is_empty());
         monitor
     }
 
@@ -207,9 +208,11 @@ impl Monitor {
         &mut self,
         checks: &[CheckDef],
         plugins: &[PluginDef],
+        lowering: Option<TtlLowering>,
     ) -> Arc<ArcSwap<HealthTable>> {
         let cell = {
             let mut inner = self.shared.lock();
+            inner.board.lowering = lowering;
             let moved = inner.board.reconfigure(checks);
             if moved {
                 inner.cell = Arc::new(ArcSwap::from_pointee(HealthTable::default()));
@@ -218,7 +221,33 @@ impl Monitor {
             inner.cell.clone()
         };
         self.sync_tasks(plugins);
+        self.sync_ticker(lowering.is_some() && !checks.is_empty());
         cell
+    }
+
+    /// With `[health_ttl]`, a task that publishes the table again once a
+    /// second when a check's window has ended (a flip publishes at once;
+    /// only the end of a window comes with time alone).
+    fn sync_ticker(&mut self, wanted: bool) {
+        if !wanted {
+            if let Some(task) = self.ticker.take() {
+                task.abort();
+            }
+            return;
+        }
+        if self.ticker.is_some() {
+            return;
+        }
+        let shared = self.shared.clone();
+        let Some(rt) = self.runtime() else { return };
+        let task = rt.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                shared.refresh();
+            }
+        });
+        self.ticker = Some(task.abort_handle());
     }
 
     fn runtime(&mut self) -> Option<&tokio::runtime::Runtime> {

@@ -236,16 +236,36 @@ fn short(line: &str) -> String {
         .collect()
 }
 
-/// Kills the child (if it still runs) and says how it ended.
+/// How long a child that said why it stops (or hung up) gets to exit on
+/// its own before it is killed.
+const EXIT_GRACE: Duration = Duration::from_millis(500);
+
+/// Ends the child and says how it ended. A child that exits on its own
+/// (a refused load exits 1, a crash is a signal) has its exit described
+/// when that adds something; one still running is killed, and that kill
+/// is not reported as if it were the plugin's fault.
 async fn ended(child: &mut Child, why: &str) -> String {
-    let _ = child.start_kill();
-    match tokio::time::timeout(Duration::from_secs(2), child.wait()).await {
-        Ok(Ok(status)) => format!("{why} ({})", describe(status)),
-        _ => why.to_string(),
+    if let Ok(Ok(status)) = tokio::time::timeout(EXIT_GRACE, child.wait()).await {
+        return match describe(status) {
+            Some(how) => format!("{why} ({how})"),
+            None => why.to_string(),
+        };
     }
+    let _ = child.start_kill();
+    let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
+    why.to_string()
 }
 
-fn describe(status: ExitStatus) -> String {
+/// How a child ended, unless it ended the way a plugin host does after
+/// saying why (exit status 1: a refused load; 0: its input closed).
+fn describe(status: ExitStatus) -> Option<String> {
+    if matches!(status.code(), Some(0 | 1)) {
+        return None;
+    }
+    Some(describe_status(status))
+}
+
+fn describe_status(status: ExitStatus) -> String {
     if let Some(sig) = status.signal() {
         let name = match sig {
             libc::SIGSEGV => " (SIGSEGV)",

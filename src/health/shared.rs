@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 
@@ -36,7 +36,17 @@ impl Shared {
     pub(super) fn publish(inner: &Inner) {
         inner
             .cell
-            .store(Arc::new(HealthTable::new(inner.board.effective())));
+            .store(Arc::new(inner.board.table(Instant::now())));
+    }
+
+    /// Publishes again when a check's `[health_ttl]` window has ended
+    /// since the last publication (nothing else changes with time alone).
+    pub(super) fn refresh(&self) {
+        let inner = self.lock();
+        let table = inner.board.table(Instant::now());
+        if *inner.cell.load_full() != table {
+            inner.cell.store(Arc::new(table));
+        }
     }
 
     pub(super) fn observe(&self, name: &str, epoch: u64, obs: Observation) {

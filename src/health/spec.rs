@@ -55,3 +55,15 @@ pub struct PluginSpec {
     pub interval: Option<Spanned<f64>>,
     pub timeout: Option<Spanned<f64>>,
 }
+
+/// `[health_ttl]`: lower the TTL of answers that depend on a failing or
+/// recovering check, so that clients come back soon after a failover.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthTtlSpec {
+    /// The TTL such answers carry at most, in seconds.
+    pub ttl: Option<Spanned<i64>>,
+    /// Seconds after a state change that a check still counts as
+    /// recovering.
+    pub window: Option<Spanned<f64>>,
+}

@@ -5,9 +5,10 @@
 //! feeds it results and publishes what it computes.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use super::check::{CheckDef, CheckKind};
+use super::check::{CheckDef, CheckKind, TtlLowering, WhenUnknown};
+use super::HealthTable;
 use crate::stats::EVENTS;
 
 /// Counts consecutive results that disagree with the current state; that
@@ -86,6 +87,9 @@ pub(super) struct CheckState {
     /// As last published.
     pub up: bool,
     pub changed: SystemTime,
+    /// When the published state last flipped (not set by being
+    /// configured): what `[health_ttl] window` counts from.
+    pub flipped: Option<Instant>,
 }
 
 /// Every check's state, in index order.
@@ -94,6 +98,8 @@ pub(super) struct Board {
     pub entries: Vec<CheckState>,
     index: HashMap<String, usize>,
     next_epoch: u64,
+    /// `[health_ttl]`, when configured.
+    pub lowering: Option<TtlLowering>,
 }
 
 impl Board {
@@ -114,6 +120,7 @@ impl Board {
             last: None,
             up: true,
             changed: SystemTime::now(),
+            flipped: None,
         }
     }
 
@@ -261,6 +268,35 @@ impl Board {
         self.entries.iter().map(|e| e.up).collect()
     }
 
+    /// Which checks are failing or recovering at `now` (with
+    /// `[health_ttl]`; empty without).
+    pub(super) fn unsettled(&self, now: Instant) -> Vec<bool> {
+        let Some(lowering) = self.lowering else {
+            return Vec::new();
+        };
+        self.entries
+            .iter()
+            .map(|e| {
+                !e.up
+                    || e
+                        .flipped
+                        .is_some_and(|t| now.saturating_duration_since(t) < lowering.window)
+            })
+            .collect()
+    }
+
+    /// The table to publish at `now`.
+    pub(super) fn table(&self, now: Instant) -> HealthTable {
+        match self.lowering {
+            None => HealthTable::new(self.effective()),
+            Some(lowering) => HealthTable::with_lowering(
+                self.effective(),
+                self.unsettled(now),
+                lowering.ttl,
+            ),
+        }
+    }
+
     /// What every check's state should be now.
     fn compute(&self) -> Vec<bool> {
         let mut memo: Vec<Option<bool>> = vec![None; self.entries.len()];
@@ -280,7 +316,12 @@ impl Board {
         let raw = match &e.def.kind {
             CheckKind::Static { up } => *up,
             CheckKind::Http(_) | CheckKind::Tcp(_) => e.tracker.up,
-            CheckKind::Plugin(p) if e.unknown => p.unknown_up,
+            CheckKind::Plugin(p) if e.unknown => match p.unknown {
+                WhenUnknown::Up => true,
+                WhenUnknown::Down => false,
+                // The tracker holds the last verdict reported.
+                WhenUnknown::LastKnown => e.tracker.up,
+            },
             CheckKind::Plugin(_) => e.tracker.up,
             // Validation refuses cycles; the depth bound is a backstop.
             CheckKind::Calculated { .. } if depth > self.entries.len() => true,
@@ -303,30 +344,87 @@ impl Board {
         value
     }
 
+    /// Why a check is in its state, as `signpostctl health` and the log
+    /// say it: the last probe's reason, or what decides a check that is
+    /// not probed. A calculated check names the children that decided.
+    pub(super) fn reason(&self, e: &CheckState) -> String {
+        let mut reason = match (&e.def.kind, &e.last) {
+            (CheckKind::Calculated { children, min_healthy }, _) => {
+                self.children_reason(children, *min_healthy)
+            }
+            (CheckKind::Static { .. }, _) => "fixed in the config".to_string(),
+            (CheckKind::Plugin(p), Some(last)) if e.unknown => match p.unknown {
+                WhenUnknown::LastKnown => {
+                    format!("{}; last known state kept (unknown = \"last_known\")", last.reason)
+                }
+                other => format!("{}; unknown = \"{}\"", last.reason, other.word()),
+            },
+            (_, Some(last)) => last.reason.clone(),
+            (_, None) => "not checked yet".to_string(),
+        };
+        if e.def.inverted {
+            reason.push_str("; inverted");
+        }
+        reason
+    }
+
+    /// `1 of 3 healthy (s2), needs 2; down: s1, s3`.
+    fn children_reason(&self, children: &[String], min_healthy: usize) -> String {
+        let state = |c: &String| self.get(c).is_none_or(|e| e.up);
+        let up: Vec<&str> = children
+            .iter()
+            .filter(|c| state(c))
+            .map(String::as_str)
+            .collect();
+        let down: Vec<&str> = children
+            .iter()
+            .filter(|c| !state(c))
+            .map(String::as_str)
+            .collect();
+        let mut text = format!("{} of {} healthy", up.len(), children.len());
+        if !up.is_empty() {
+            text.push_str(&format!(" ({})", up.join(", ")));
+        }
+        text.push_str(&format!(", needs {min_healthy}"));
+        if !down.is_empty() {
+            text.push_str(&format!("; down: {}", down.join(", ")));
+        }
+        text
+    }
+
     /// Brings the published states in line with the computed ones; returns
-    /// the names that flipped (and logs each flip).
+    /// the names that flipped (and logs each flip, once every state is
+    /// updated, so that a calculated check's reason sees its children's).
     fn settle(&mut self) -> Vec<String> {
         let now = SystemTime::now();
+        let instant = Instant::now();
         let mut flipped = Vec::new();
         let computed = self.compute();
-        for (e, up) in self.entries.iter_mut().zip(computed) {
+        for (i, (e, up)) in self.entries.iter_mut().zip(computed).enumerate() {
             if e.up != up {
                 e.up = up;
                 e.changed = now;
-                let reason = e.last.as_ref().map_or("", |l| l.reason.as_str());
+                e.flipped = Some(instant);
+                flipped.push(i);
+            }
+        }
+        flipped
+            .into_iter()
+            .filter_map(|i| self.entries.get(i))
+            .map(|e| {
+                let reason = self.reason(e);
                 let how = if e.forced.is_some() { "forced " } else { "" };
                 // A notice either way: normal operation an operator wants
                 // to see (journald priority 5), not a fault of the server.
-                let state = if up { "up" } else { "down" };
+                let state = if e.up { "up" } else { "down" };
                 crate::proto::diag::notice!(
                     check = %e.def.name,
                     "health check {how}{state}: {reason}"
                 );
-                flipped.push(e.def.name.clone());
                 EVENTS.health_transition(&e.def.name);
-            }
-        }
-        flipped
+                e.def.name.clone()
+            })
+            .collect()
     }
 }
 
@@ -431,19 +529,33 @@ mod tests {
         ]));
     }
 
-    #[test]
-    fn plugin_targets_unknown_fail_open_or_closed() {
-        let plugin = |name: &str, target: &str, unknown_up| CheckDef {
+    fn plugin(name: &str, target: &str, unknown: WhenUnknown) -> CheckDef {
+        CheckDef {
             name: name.into(),
             kind: CheckKind::Plugin(PluginTarget {
                 plugin: "p".into(),
                 target: target.into(),
-                unknown_up,
+                unknown,
             }),
             threshold: 1,
             inverted: false,
-        };
-        let mut board = Board::new(&[plugin("open", "a", true), plugin("closed", "b", false)]);
+        }
+    }
+
+    fn report(board: &mut Board, states: &[(&str, Outcome)]) {
+        let states: HashMap<String, (Outcome, String)> = states
+            .iter()
+            .map(|(t, o)| (t.to_string(), (*o, format!("{t} says {}", o.word()))))
+            .collect();
+        board.observe_plugin("p", Ok(&states), SystemTime::now());
+    }
+
+    #[test]
+    fn plugin_targets_unknown_fail_open_or_closed() {
+        let mut board = Board::new(&[
+            plugin("open", "a", WhenUnknown::Up),
+            plugin("closed", "b", WhenUnknown::Down),
+        ]);
         let mut states = HashMap::new();
         states.insert("a".to_string(), (Outcome::Down, "x".to_string()));
         states.insert("b".to_string(), (Outcome::Up, "y".to_string()));
@@ -462,5 +574,100 @@ mod tests {
             .unwrap()
             .reason
             .contains("did not report"));
+    }
+
+    #[test]
+    fn last_known_keeps_the_last_reported_state_while_unknown() {
+        let mut board = Board::new(&[
+            plugin("was-down", "a", WhenUnknown::LastKnown),
+            plugin("was-up", "b", WhenUnknown::LastKnown),
+            plugin("never", "c", WhenUnknown::LastKnown),
+            plugin("open", "a", WhenUnknown::Up),
+        ]);
+        report(&mut board, &[("a", Outcome::Down), ("b", Outcome::Up)]);
+        // c was never reported: unknown, with no last state to keep, so
+        // healthy (fail open).
+        assert_eq!(board.effective(), [false, true, true, false]);
+        // The plugin crashes: unknown for every target.
+        board.observe_plugin("p", Err("plugin p: crashed"), SystemTime::now());
+        assert_eq!(board.effective(), [false, true, true, true]);
+        let reason = board.reason(board.get("was-down").unwrap());
+        assert!(reason.contains("crashed") && reason.contains("last known state kept"), "{reason}");
+        // Unknown for a target alone (left out of a report) is the same.
+        report(&mut board, &[("b", Outcome::Up)]);
+        assert_eq!(board.effective(), [false, true, true, true]);
+        // A new verdict is taken as usual, then kept in turn.
+        report(&mut board, &[("a", Outcome::Up), ("b", Outcome::Down)]);
+        assert_eq!(board.effective(), [true, false, true, true]);
+        board.observe_plugin("p", Err("plugin p: hung"), SystemTime::now());
+        assert_eq!(board.effective(), [true, false, true, true]);
+    }
+
+    #[test]
+    fn calculated_reason_names_the_children_that_decided() {
+        let calc = |min_healthy, inverted| CheckDef {
+            name: "calc".into(),
+            kind: CheckKind::Calculated {
+                children: vec!["s1".into(), "s2".into(), "s3".into()],
+                min_healthy,
+            },
+            threshold: 1,
+            inverted,
+        };
+        let mut board = Board::new(&[
+            tcp("s1", 1, false),
+            tcp("s2", 1, false),
+            tcp("s3", 1, false),
+            calc(2, false),
+        ]);
+        let reason = |board: &Board| board.reason(board.get("calc").unwrap());
+        assert_eq!(reason(&board), "3 of 3 healthy (s1, s2, s3), needs 2");
+        feed(&mut board, "s1", Outcome::Down);
+        assert_eq!(reason(&board), "2 of 3 healthy (s2, s3), needs 2; down: s1");
+        assert!(board.get("calc").unwrap().up);
+        feed(&mut board, "s3", Outcome::Down);
+        assert!(!board.get("calc").unwrap().up);
+        assert_eq!(reason(&board), "1 of 3 healthy (s2), needs 2; down: s1, s3");
+        feed(&mut board, "s2", Outcome::Down);
+        assert_eq!(reason(&board), "0 of 3 healthy, needs 2; down: s1, s2, s3");
+        // An override of a child counts as its state.
+        board.force("s2", Some(true)).unwrap();
+        assert_eq!(reason(&board), "1 of 3 healthy (s2), needs 2; down: s1, s3");
+        board.reconfigure(&[
+            tcp("s1", 1, false),
+            tcp("s2", 1, false),
+            tcp("s3", 1, false),
+            calc(1, true),
+        ]);
+        assert_eq!(
+            reason(&board),
+            "1 of 3 healthy (s2), needs 1; down: s1, s3; inverted"
+        );
+        assert!(!board.get("calc").unwrap().up);
+    }
+
+    #[test]
+    fn unsettled_while_down_and_within_the_window_after_a_flip() {
+        let mut board = Board::new(&[tcp("a", 1, false), tcp("b", 1, false)]);
+        let now = Instant::now();
+        // Off: nothing is ever unsettled.
+        feed(&mut board, "a", Outcome::Down);
+        assert!(board.unsettled(now).is_empty());
+        assert_eq!(board.table(now).lowered_ttl(0), None);
+        board.lowering = Some(TtlLowering {
+            ttl: 7,
+            window: Duration::from_secs(60),
+        });
+        // a is down; b never changed (being configured is no change).
+        assert_eq!(board.unsettled(Instant::now()), [true, false]);
+        feed(&mut board, "a", Outcome::Up);
+        let flipped = board.get("a").unwrap().flipped.unwrap();
+        // Recovering within the window, settled after it.
+        assert_eq!(board.unsettled(flipped + Duration::from_secs(59)), [true, false]);
+        assert_eq!(board.unsettled(flipped + Duration::from_secs(60)), [false, false]);
+        let table = board.table(flipped + Duration::from_secs(1));
+        assert_eq!(table.lowered_ttl(0), Some(7));
+        assert_eq!(table.lowered_ttl(1), None);
+        assert_eq!(table.lowered_ttl(9), None);
     }
 }

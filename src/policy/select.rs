@@ -43,6 +43,9 @@ pub(crate) struct Env<'a> {
     /// Addresses of ALIAS targets outside our zones (none: nothing is
     /// resolved, as offline).
     pub(crate) aliases: Option<&'a ArcSwap<upstream::Cache>>,
+    /// With `[health_ttl]`: the TTL the answer carries at most, because a
+    /// decision in it depended on a check that is failing or recovering.
+    pub(crate) ttl_cap: Option<u32>,
 }
 
 impl<'a> Env<'a> {
@@ -65,6 +68,15 @@ impl<'a> Env<'a> {
             random,
             chosen: Chosen::default(),
             aliases: None,
+            ttl_cap: None,
+        }
+    }
+
+    /// Caps the answer's TTL at `ttl` (the lowest cap wins).
+    #[inline]
+    pub(crate) fn cap_ttl(&mut self, ttl: Option<u32>) {
+        if let Some(ttl) = ttl {
+            self.ttl_cap = Some(self.ttl_cap.map_or(ttl, |cap| cap.min(ttl)));
         }
     }
 
@@ -125,8 +137,14 @@ pub(crate) fn select<'g>(
             &mut spilled
         }
     };
+    let capped_before = env.ttl_cap;
     for (set, slot) in group.sets.iter().zip(healthy.iter_mut()) {
         let by_check = set.health.is_none_or(|i| env.health.is_healthy(i));
+        // A failing or recovering check anywhere in the group may change
+        // what the group answers soon: the whole answer gets a short TTL.
+        if let Some(i) = set.health {
+            env.cap_ttl(env.health.lowered_ttl(i));
+        }
         let ok = by_check && (!set.evaluate_health || extra_health(set));
         env.note(|| {
             format!(
@@ -139,6 +157,14 @@ pub(crate) fn select<'g>(
         *slot = ok;
     }
     let healthy: &[bool] = healthy;
+    if env.ttl_cap != capped_before {
+        let cap = env.ttl_cap.unwrap_or(0);
+        env.note(|| {
+            format!(
+                "  a check of this group is failing or recovering: TTL at most {cap} s ([health_ttl])"
+            )
+        });
+    }
     let chosen = match group.kind {
         Kind::Weighted => weighted(group, healthy, env),
         Kind::Failover => failover(group, healthy),
@@ -864,5 +890,37 @@ mod tests {
         let mut env = Env::new(&config, &health, None, None, &Zeros);
         let chosen = select(&g, &mut env, &mut |_| true);
         assert_eq!(&*chosen[0].id, "p");
+    }
+
+    #[test]
+    fn an_unsettled_check_in_the_group_caps_the_ttl() {
+        let config = PolicyConfig::default();
+        let g = group(
+            Kind::Failover,
+            vec![
+                set("p", Rule::Failover { primary: true }, Some(0)),
+                set("s", Rule::Failover { primary: false }, Some(1)),
+            ],
+        );
+        let cap = |healthy: Vec<bool>, unsettled: Vec<bool>| {
+            let health = HealthTable::with_lowering(healthy, unsettled, 5);
+            let mut env = Env::new(&config, &health, None, None, &Zeros);
+            let chosen = select(&g, &mut env, &mut |_| true);
+            (chosen[0].id.to_string(), env.ttl_cap)
+        };
+        // Off (no unsettled list): never capped.
+        assert_eq!(cap(vec![false, true], Vec::new()), ("s".into(), None));
+        // The primary failing: the secondary's answer is short-lived.
+        assert_eq!(cap(vec![false, true], vec![true, false]), ("s".into(), Some(5)));
+        // The secondary recovering changes nothing the primary answers
+        // now, but the group depends on it: capped too.
+        assert_eq!(cap(vec![true, true], vec![false, true]), ("p".into(), Some(5)));
+        assert_eq!(cap(vec![true, true], vec![false, false]), ("p".into(), None));
+        // A lower cap already in force stays.
+        let health = HealthTable::with_lowering(vec![false, true], vec![true, false], 5);
+        let mut env = Env::new(&config, &health, None, None, &Zeros);
+        env.cap_ttl(Some(2));
+        select(&g, &mut env, &mut |_| true);
+        assert_eq!(env.ttl_cap, Some(2));
     }
 }

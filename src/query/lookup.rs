@@ -577,6 +577,9 @@ fn select_sets<'a>(
         env.random,
         env.aliases,
     );
+    // A target decided by a failing or recovering check shortens this
+    // answer's TTL too ([health_ttl]).
+    let mut target_cap: Option<u32> = None;
     let mut target_healthy = |set: &PolicySet| {
         let Some(target) = set.rrset.rdatas().next() else {
             return false;
@@ -599,9 +602,14 @@ fn select_sets<'a>(
         let mut sub = Env::new(config, health, ip, source, random);
         sub.aliases = aliases;
         let found = resolve_depth(view, lower.as_wire(), asked, &mut sub, depth + 1);
+        if let Some(cap) = sub.ttl_cap {
+            target_cap = Some(target_cap.map_or(cap, |c| c.min(cap)));
+        }
         !sub.degraded && found.answer.iter().any(|e| e.rrset.get().rtype == asked)
     };
-    select(group, env, &mut target_healthy)
+    let sets = select(group, env, &mut target_healthy);
+    env.cap_ttl(target_cap);
+    sets
 }
 
 /// One set answers as it is; several (multivalue) become one RRset.

@@ -148,6 +148,9 @@ pub(crate) struct Resolution<'s> {
     pub(crate) answer: Answer<'s>,
     /// The narrowest client network the answer depends on (the ECS scope).
     pub(crate) scope: Option<u8>,
+    /// The TTL the answer section carries at most: a policy decision in it
+    /// depended on a failing or recovering check (`[health_ttl]`).
+    pub(crate) ttl_cap: Option<u32>,
     /// One line per decision, when asked for (`signpostctl explain`).
     pub(crate) trace: Vec<String>,
     /// The policy sets answered with.
@@ -196,6 +199,7 @@ pub(crate) fn resolve<'s>(
         view,
         answer,
         scope: env.scope,
+        ttl_cap: env.ttl_cap,
         trace: env.trace.unwrap_or_default(),
         chosen: env.chosen,
     })
@@ -267,7 +271,6 @@ fn answer(
     // Room for the TSIG RR, so that a truncated answer is signed too.
     let limit = size_limit(snapshot, request, client.transport)
         .saturating_sub(signer.map_or(0, ReplySigner::reserve));
-    let scope = resolved.scope.unwrap_or(0);
     let order = match snapshot.rrset_order {
         RrsetOrder::Random => Order::Shuffled(random),
         RrsetOrder::Cyclic => Order::Rotated(next_turn()),
@@ -276,10 +279,9 @@ fn answer(
     write_answer(
         snapshot,
         request,
-        &resolved.answer,
+        &resolved,
         signing.as_ref(),
         (limit, order),
-        scope,
         out,
     );
     Outcome {
@@ -370,12 +372,13 @@ fn size_limit(snapshot: &Snapshot, request: &Request<'_>, transport: Transport) 
 fn write_answer(
     snapshot: &Snapshot,
     request: &Request<'_>,
-    answer: &Answer<'_>,
+    resolved: &Resolution<'_>,
     signing: Option<&dnssec::Signing<'_, '_>>,
     (limit, order): (usize, Order<'_>),
-    scope: u8,
     out: &mut Vec<u8>,
 ) {
+    let answer = &resolved.answer;
+    let scope = resolved.scope.unwrap_or(0);
     let mut flags = reply_flags(request);
     if answer.authoritative {
         flags |= FLAG_AA;
@@ -384,7 +387,12 @@ fn write_answer(
     let mut w = Writer::new(out, request.id, flags, request.question, limit);
     let question_end = w.len();
 
-    let sections = write_section(&mut w, &answer.answer, signing, Section::Answer, order).and_then(|an| {
+    // The answer section only: the SOA and NS of the other sections do not
+    // depend on health.
+    w.set_ttl_cap(resolved.ttl_cap);
+    let answered = write_section(&mut w, &answer.answer, signing, Section::Answer, order);
+    w.set_ttl_cap(None);
+    let sections = answered.and_then(|an| {
         let ns = write_section(&mut w, &answer.authority, signing, Section::Authority, Order::AsStored)?;
         let proofs = match signing {
             Some(s) => s.proofs(&mut w)?,

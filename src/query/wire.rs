@@ -42,6 +42,8 @@ pub(crate) struct Writer<'b> {
     /// Offsets of labels already written that later names may point to.
     targets: [u16; MAX_TARGETS],
     n_targets: usize,
+    /// Records written carry at most this TTL (`[health_ttl]`).
+    ttl_cap: Option<u32>,
 }
 
 impl<'b> Writer<'b> {
@@ -60,6 +62,7 @@ impl<'b> Writer<'b> {
             limit,
             targets: [0; MAX_TARGETS],
             n_targets: 0,
+            ttl_cap: None,
         };
         if !question.is_empty() {
             let name_len = wire_name_len(question).unwrap_or(1);
@@ -189,12 +192,33 @@ impl<'b> Writer<'b> {
                     }
                 }
             }
+            let body_at = self.buf.len();
             self.record_body(rtype, record);
+            if let Some(cap) = self.ttl_cap {
+                self.cap_ttl_at(body_at + 4, cap);
+            }
             if self.buf.len() > self.limit {
                 return Err(Full);
             }
         }
         Ok(())
+    }
+
+    /// Caps the TTL of the records written from now on (`None`: as
+    /// stored).
+    pub(crate) fn set_ttl_cap(&mut self, cap: Option<u32>) {
+        self.ttl_cap = cap;
+    }
+
+    /// Lowers the TTL field at `at` to `cap` if it is higher.
+    fn cap_ttl_at(&mut self, at: usize, cap: u32) {
+        let Some(field) = self.buf.get_mut(at..at + 4) else {
+            return;
+        };
+        let ttl = <[u8; 4]>::try_from(&*field).map_or(0, u32::from_be_bytes);
+        if ttl > cap {
+            field.copy_from_slice(&cap.to_be_bytes());
+        }
     }
 
     /// TYPE, CLASS, TTL, RDLENGTH, RDATA, compressing RDATA names where allowed.

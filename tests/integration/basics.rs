@@ -430,7 +430,7 @@ fn the_service_manager_hears_ready_reloading_and_stopping() {
     );
     assert_eq!(
         next(),
-        "READY=1\nSTATUS=serving 1 of 1 zones: example.com. 2026112301"
+        "READY=1\nSTATUS=serving 1 of 1 zone: example.com. 2026112301"
     );
     let ctl = |command: &str| {
         let out = Command::new(common::signpostctl_path())
@@ -448,7 +448,7 @@ fn the_service_manager_hears_ready_reloading_and_stopping() {
     );
     assert_eq!(
         next(),
-        "READY=1\nSTATUS=serving 1 of 1 zones: example.com. 2026112301"
+        "READY=1\nSTATUS=serving 1 of 1 zone: example.com. 2026112301"
     );
     ctl("stop");
     assert_eq!(next(), "STOPPING=1\nSTATUS=stopping");

@@ -1007,3 +1007,193 @@ fn checkconf_loads_plugins_as_the_daemon_does() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+// ---------------------------------------------------------------------
+// Issue 15: config errors in one run, last_known, TTL lowering.
+
+/// Five misspelt keys in five tables: one `checkconf` run reports all
+/// five, in file order, each at its line and column with the key meant.
+#[test]
+fn checkconf_reports_every_unknown_key_in_one_run() {
+    let dir = scratch_dir("health-five-typos");
+    std::fs::write(dir.join("health.test.zone"), ZONE_HEAD).unwrap();
+    let text = "[server]\nlisten = [\"127.0.0.1:0\"]\nworker = 1\n\n\
+                [control]\nsockt = \"ctl.sock\"\n\n\
+                [[zone]]\nname = \"health.test\"\nfile = \"health.test.zone\"\nview = [\"x\"]\n\n\
+                [health.web]\ntype = \"http\"\naddress = \"127.0.0.1\"\ntreshold = 2\n\n\
+                [health_tll]\nttl = 5\n";
+    std::fs::write(dir.join("signpost.toml"), text).unwrap();
+    let out = Command::new(common::signpostctl_path())
+        .arg("checkconf")
+        .arg(dir.join("signpost.toml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let file = dir.join("signpost.toml").display().to_string();
+    let want = [
+        "3:1: unknown key \"worker\" in [server]; did you mean \"workers\"?",
+        "6:1: unknown key \"sockt\" in [control]; did you mean \"socket\"?",
+        "11:1: unknown key \"view\" in [[zone]]; did you mean \"views\"?",
+        "16:1: unknown key \"treshold\" in [health.web]; did you mean \"threshold\"?",
+        "18:2: unknown table [health_tll]; did you mean [health_ttl]?",
+    ];
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with(&format!("{file}:")))
+        .collect();
+    assert_eq!(lines.len(), want.len(), "{stdout}{stderr}");
+    for (line, w) in lines.iter().zip(want) {
+        assert_eq!(*line, format!("{file}:{w}"));
+    }
+}
+
+/// `unknown = "last_known"` keeps what the plugin last said while it
+/// cannot say anything (it crashes every third poll and is restarted):
+/// target b stays down, target a stays up, where fail-open turns b up and
+/// fail-closed turns a down. A refused load says why, without a "killed
+/// by signal 9" the server's own kill would have added.
+#[test]
+fn last_known_keeps_a_crashing_plugins_last_verdict() {
+    let lib = library("testing");
+    let checks = format!(
+        "[plugin.flaky]\nname = \"testing\"\nlibrary = \"{lib}\"\nconfig = \"segfault after=2\"\ninterval = 0.2\ntimeout = 1\n\n\
+         [plugin.refuses]\nname = \"testing\"\nlibrary = \"{lib}\"\nconfig = \"fail-create\"\ninterval = 0.2\ntimeout = 1\n\n\
+         [health.b-kept]\ntype = \"plugin\"\nplugin = \"flaky\"\ntarget = \"b\"\nunknown = \"last_known\"\n\
+         [health.a-kept]\ntype = \"plugin\"\nplugin = \"flaky\"\ntarget = \"a\"\nunknown = \"last_known\"\n\
+         [health.b-open]\ntype = \"plugin\"\nplugin = \"flaky\"\ntarget = \"b\"\n\
+         [health.a-closed]\ntype = \"plugin\"\nplugin = \"flaky\"\ntarget = \"a\"\nunknown = \"down\"\n\
+         [health.r]\ntype = \"plugin\"\nplugin = \"refuses\"\nunknown = \"last_known\"\n"
+    );
+    let zone = "\
+lk IN A 192.0.2.1 ;@ failover id=p role=primary health=b-kept
+lk IN A 192.0.2.2 ;@ failover id=s role=secondary health=a-kept
+";
+    let s = start("health-last-known", &checks, zone);
+    // Wait for a crash to be noticed: the fail-open and fail-closed
+    // checks then show unknown's states.
+    assert!(
+        common_wait(Duration::from_secs(10), || {
+            let h = s.health();
+            h["b-open"].starts_with("up auto plugin last=unknown")
+                && h["a-closed"].starts_with("down auto plugin last=unknown")
+        }),
+        "{:?}",
+        s.health()
+    );
+    let h = s.health();
+    assert!(
+        h["b-kept"].starts_with("down auto plugin last=unknown"),
+        "{}",
+        h["b-kept"]
+    );
+    assert!(
+        h["b-kept"].contains("last known state kept"),
+        "{}",
+        h["b-kept"]
+    );
+    assert!(
+        h["a-kept"].starts_with("up auto plugin last=unknown"),
+        "{}",
+        h["a-kept"]
+    );
+    // Steered by the kept states: b is down, so the secondary.
+    assert_eq!(s.a("lk"), ["192.0.2.2"]);
+    // Over several crash-and-restart rounds the kept states never waver.
+    for _ in 0..20 {
+        let h = s.health();
+        assert!(h["b-kept"].starts_with("down"), "{}", h["b-kept"]);
+        assert!(h["a-kept"].starts_with("up"), "{}", h["a-kept"]);
+        assert_eq!(s.a("lk"), ["192.0.2.2"]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Never reported: nothing to keep, so healthy (fail open).
+    assert!(
+        common_wait(Duration::from_secs(5), || s.health()["r"]
+            .contains("restarting in")),
+        "{}",
+        s.health()["r"]
+    );
+    let r = &s.health()["r"];
+    assert!(r.starts_with("up auto plugin last=unknown"), "{r}");
+    assert!(
+        r.contains("failed to load: the plugin refused its config: told to fail; restarting in"),
+        "{r}"
+    );
+    assert!(!r.contains("signal"), "{r}");
+}
+
+/// `[health_ttl]`: a failover pair behind a real HTTP endpoint answers
+/// with its zone TTL while all is well, with the short TTL while the
+/// primary is down and for the window after it comes back, then with the
+/// zone TTL again. Answers that depend on the pair through an ALIAS are
+/// shortened too; unrelated answers never are.
+#[test]
+fn ttl_is_lowered_while_a_check_fails_or_recovers() {
+    let mut web = Web::start();
+    let checks = http_check("web", web.port, "threshold = 1\n")
+        + "[health.spare]\nstate = \"up\"\n\n[health_ttl]\nttl = 2\nwindow = 3\n";
+    let zone = "\
+fo 300 IN A 192.0.2.1 ;@ failover id=p role=primary health=web
+fo 300 IN A 192.0.2.2 ;@ failover id=s role=secondary health=spare
+via 300 IN ALIAS fo
+ev 300 IN ALIAS fo ;@ failover id=p role=primary evaluate-health
+ev 300 IN ALIAS plain ;@ failover id=s role=secondary
+plain 300 IN A 192.0.2.100
+";
+    let s = start("health-ttl-lowering", &checks, zone);
+    let answer = |name: &str| {
+        let m = udp_exchange(
+            s.server.udp,
+            &query(&format!("{name}.health.test."), RecordType::A, true, false),
+        );
+        let ttls: Vec<u32> = m.answers.iter().map(|r| r.ttl).collect();
+        (a_of(&m), ttls)
+    };
+    let one = |addr: &str, ttl: u32| (vec![addr.to_string()], vec![ttl]);
+    assert!(
+        common_wait(Duration::from_secs(5), || s.health()["web"]
+            .contains("last=ok")),
+        "{:?}",
+        s.health()
+    );
+    // Healthy from the start (being configured is no state change).
+    assert_eq!(answer("fo"), one("192.0.2.1", 300));
+    assert_eq!(answer("via"), one("192.0.2.1", 300));
+    assert_eq!(answer("ev"), one("192.0.2.1", 300));
+    assert_eq!(answer("plain"), one("192.0.2.100", 300));
+
+    web.stop();
+    time_until(Duration::from_secs(4), "failover", || {
+        answer("fo").0 == ["192.0.2.2"]
+    });
+    // Failing: the secondary's answers are short-lived, so clients come
+    // back soon after the primary does.
+    assert_eq!(answer("fo"), one("192.0.2.2", 2));
+    assert_eq!(answer("via"), one("192.0.2.2", 2));
+    assert_eq!(answer("ev"), one("192.0.2.2", 2));
+    assert_eq!(answer("plain"), one("192.0.2.100", 300));
+    // Longer than the window: still short while it is down.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(answer("fo"), one("192.0.2.2", 2));
+
+    web.restart();
+    time_until(Duration::from_secs(4), "fail-back", || {
+        answer("fo").0 == ["192.0.2.1"]
+    });
+    let back = Instant::now();
+    // Recovering: short for the window.
+    assert_eq!(answer("fo"), one("192.0.2.1", 2));
+    assert_eq!(answer("ev"), one("192.0.2.1", 2));
+    let settled = time_until(Duration::from_secs(6), "zone TTL after the window", || {
+        answer("fo").1 == [300]
+    });
+    assert!(
+        back.elapsed() >= Duration::from_millis(2500),
+        "the zone TTL came back {settled:?} after fail-back, before the 3 s window ended"
+    );
+    assert_eq!(answer("fo"), one("192.0.2.1", 300));
+    assert_eq!(answer("via"), one("192.0.2.1", 300));
+    assert_eq!(answer("ev"), one("192.0.2.1", 300));
+}
