@@ -142,19 +142,24 @@ impl ZoneBuilder {
         if let Some(annotation) = &record.annotation {
             let parsed = annotation::parse(&annotation.text, &self.policy);
             let result = parsed
-                .map_err(|e| {
-                    let mut position = annotation.position.clone();
-                    position.col += e.offset as u32;
-                    diag(position, e.message)
+                .map_err(|errors| {
+                    errors
+                        .into_iter()
+                        .map(|e| {
+                            let mut position = annotation.position.clone();
+                            position.col += e.offset as u32;
+                            diag(position, e.message)
+                        })
+                        .collect()
                 })
                 .and_then(|a| {
                     add_policy_record(node, a, &record)
-                        .map_err(|e| diag(record.position.clone(), e.to_string()))
+                        .map_err(|e| vec![diag(record.position.clone(), e.to_string())])
                 });
             match result {
                 Ok(true) => self.record_count += 1,
                 Ok(false) => {}
-                Err(d) => self.errors.push(d),
+                Err(d) => self.errors.extend(d),
             }
             return;
         }
@@ -206,6 +211,11 @@ impl ZoneBuilder {
         }
     }
 
+    /// Warnings found while reading the file (the zone still loads).
+    pub(crate) fn warn_all(&mut self, warnings: Vec<Diagnostic>) {
+        self.warnings.extend(warnings);
+    }
+
     /// The errors found so far (when parsing failed and no zone is built).
     pub(crate) fn into_errors(self) -> Vec<Diagnostic> {
         self.errors
@@ -249,6 +259,7 @@ impl ZoneBuilder {
         let zone_label = label_policy_sets(&apex, &mut nodes);
         add_empty_non_terminals(&apex, &mut nodes);
         mark_occluded_and_wildcards(&apex, &mut nodes, &mut warnings, &self.source);
+        crate::proto::diag::sort(&mut warnings);
 
         Ok(Built {
             zone: Zone {

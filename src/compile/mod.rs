@@ -88,10 +88,15 @@ pub(crate) fn zone(zone: &ZoneConfig, policy: &Arc<PolicyConfig>) -> ZoneResult 
     }
 }
 
-/// A zone file on its own, as `signpostctl checkzone` checks it: no
-/// config, so annotations that name health checks or regions fail.
-pub fn zone_file(origin: &Name, file: &Path) -> ZoneResult {
-    read::zone_file(origin, file, &Arc::new(PolicyConfig::default()))
+/// A zone file as `signpostctl checkzone` checks it: against the health
+/// checks, regions, CIDR collections and GeoIP database of `config`, or
+/// without one against the predefined regions only (so annotations that
+/// name a health check or a collection fail).
+pub fn zone_file(origin: &Name, file: &Path, config: Option<&Config>) -> ZoneResult {
+    let defaults = crate::config::policy::PolicySettings::default();
+    let settings = config.map_or(&defaults, |c| &c.policy);
+    let (policy, _) = policy(settings).map_err(|e| vec![e.diagnostic()])?;
+    read::zone_file(origin, file, &Arc::new(policy))
 }
 
 /// Gives a freshly built zone its signer. A missing or unreadable key

@@ -18,3 +18,4 @@ mod privileges;
 mod querylog;
 mod reload;
 mod views;
+mod zonecheck;
