@@ -20,10 +20,22 @@ struct Args {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Parse and check a zone file; print a summary or every error.
+    /// Takes FILE [ORIGIN], or ORIGIN FILE as named-checkzone does.
     Checkzone {
-        file: PathBuf,
-        /// Zone origin; defaults to the file name without `.zone`.
-        origin: Option<String>,
+        /// The zone file (or, followed by the file, the origin).
+        #[arg(value_name = "FILE")]
+        first: String,
+        /// Zone origin; defaults to the config's zone of that file, else
+        /// the file name without `.zone`.
+        #[arg(value_name = "ORIGIN")]
+        second: Option<String>,
+        /// Check the routing annotations against this config's health
+        /// checks, regions, CIDR collections and GeoIP database.
+        #[arg(short, long, value_name = "CONFIG")]
+        config: Option<PathBuf>,
+        /// Treat warnings as errors (exit 1), for CI.
+        #[arg(long)]
+        strict: bool,
     },
     /// Check a configuration file and every zone it lists.
     Checkconf {
@@ -161,7 +173,12 @@ fn main() -> ExitCode {
         return signpost::health::plugin_host::child_main(argv.get(2..).unwrap_or_default());
     }
     match Args::parse().command {
-        Command::Checkzone { file, origin } => checkzone(&file, origin.as_deref()),
+        Command::Checkzone {
+            first,
+            second,
+            config,
+            strict,
+        } => checkzone(&first, second.as_deref(), config.as_deref(), strict),
         Command::Checkconf { file } => checkconf(&file),
         Command::Keygen {
             zone,
@@ -335,8 +352,43 @@ fn origin_from_file(file: &Path) -> String {
     stem.strip_suffix(".zone").unwrap_or(stem).to_string()
 }
 
-fn checkzone(file: &Path, origin: Option<&str>) -> ExitCode {
-    let origin_text = origin.map_or_else(|| origin_from_file(file), str::to_string);
+/// `checkzone FILE [ORIGIN]`, or `checkzone ORIGIN FILE` as
+/// named-checkzone takes them: with two words, the one that names an
+/// existing file is the file (the first when both do).
+fn file_and_origin<'a>(first: &'a str, second: Option<&'a str>) -> (&'a Path, Option<&'a str>) {
+    match second {
+        Some(second) if !Path::new(first).is_file() && Path::new(second).is_file() => {
+            (Path::new(second), Some(first))
+        }
+        _ => (Path::new(first), second),
+    }
+}
+
+/// The origin of a zone file the config lists, if it lists it.
+fn configured_origin(config: &signpost::config::Config, file: &Path) -> Option<String> {
+    let file = std::fs::canonicalize(file).ok()?;
+    config
+        .zones
+        .iter()
+        .find(|z| std::fs::canonicalize(&z.file).is_ok_and(|f| f == file))
+        .map(|z| z.name.to_string())
+}
+
+fn checkzone(first: &str, second: Option<&str>, config: Option<&Path>, strict: bool) -> ExitCode {
+    let (file, origin) = file_and_origin(first, second);
+    let config = match config.map(signpost::config::load).transpose() {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in &errors {
+                println!("{e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let origin_text = origin
+        .map(str::to_string)
+        .or_else(|| config.as_ref().and_then(|c| configured_origin(c, file)))
+        .unwrap_or_else(|| origin_from_file(file));
     let origin = match Name::parse(&origin_text, Some(&Name::root())) {
         Ok(o) => o,
         Err(e) => {
@@ -344,7 +396,17 @@ fn checkzone(file: &Path, origin: Option<&str>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match signpost::compile::zone_file(&origin, file) {
+    match signpost::compile::zone_file(&origin, file, config.as_ref()) {
+        Ok(built) if strict && !built.warnings.is_empty() => {
+            for w in &built.warnings {
+                println!("{w}");
+            }
+            println!(
+                "zone {origin}: {} (--strict)",
+                count(built.warnings.len(), "warning", "warnings")
+            );
+            ExitCode::FAILURE
+        }
         Ok(built) => {
             for w in &built.warnings {
                 eprintln!("warning: {w}");
@@ -362,9 +424,19 @@ fn checkzone(file: &Path, origin: Option<&str>) -> ExitCode {
             for e in &errors {
                 println!("{e}");
             }
+            if config.is_none() && errors.iter().any(|e| e.message.contains("in the config")) {
+                eprintln!(
+                    "signpostctl: checked without a config; with -c CONFIG, health=, collection= and region= are checked against its tables"
+                );
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// "1 warning", "2 warnings".
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Compiles the config exactly as the daemon would serve it (zones,

@@ -153,19 +153,24 @@ impl ZoneBuilder {
         if let Some(annotation) = &record.annotation {
             let parsed = annotation::parse(&annotation.text, &self.policy);
             let result = parsed
-                .map_err(|e| {
-                    let mut position = annotation.position.clone();
-                    position.col += e.offset as u32;
-                    diag(position, e.message)
+                .map_err(|errors| {
+                    errors
+                        .into_iter()
+                        .map(|e| {
+                            let mut position = annotation.position.clone();
+                            position.col += e.offset as u32;
+                            diag(position, e.message)
+                        })
+                        .collect()
                 })
                 .and_then(|a| {
                     add_policy_record(node, a, &record)
-                        .map_err(|e| diag(record.position.clone(), e.to_string()))
+                        .map_err(|e| vec![diag(record.position.clone(), e.to_string())])
                 });
             match result {
                 Ok(true) => self.record_count += 1,
                 Ok(false) => {}
-                Err(d) => self.errors.push(d),
+                Err(d) => self.errors.extend(d),
             }
             return;
         }
@@ -215,6 +220,11 @@ impl ZoneBuilder {
         if rrset.push(&record.rdata) {
             self.record_count += 1;
         }
+    }
+
+    /// Warnings found while reading the file (the zone still loads).
+    pub(crate) fn warn_all(&mut self, warnings: Vec<Diagnostic>) {
+        self.warnings.extend(warnings);
     }
 
     /// The errors found so far (when parsing failed and no zone is built).
@@ -267,6 +277,7 @@ impl ZoneBuilder {
             .collect();
         alias_targets.sort_by(|a, b| a.as_wire().cmp(b.as_wire()));
         alias_targets.dedup();
+        crate::proto::diag::sort(&mut warnings);
 
         Ok(Built {
             zone: Zone {

@@ -138,22 +138,36 @@ pub(crate) fn external_alias_targets(views: &[View]) -> Vec<Name> {
     targets
 }
 
-/// A zone file on its own, as `signpostctl checkzone` checks it: no
-/// config, so annotations that name health checks or regions fail, and an
-/// ALIAS target outside the zone is a warning (a config must serve it or
-/// have a `[resolver]`).
-pub fn zone_file(origin: &Name, file: &Path) -> ZoneResult {
-    let mut built = read::zone_file(origin, file, &Arc::new(PolicyConfig::default()))?;
-    let outside = built.foreign_aliases.iter().map(|(target, position)| {
-        Diagnostic::new(
-            position.clone(),
-            format!(
-                "ALIAS target \"{target}\" is outside this zone: it answers only where the config serves its zone or has a [resolver] (see signpost.toml(5), RESOLVER)"
-            ),
-        )
-    });
-    let outside: Vec<Diagnostic> = outside.collect();
-    built.warnings.extend(outside);
+/// A zone file as `signpostctl checkzone` checks it: against the health
+/// checks, regions, CIDR collections, GeoIP database and `[resolver]` of
+/// `config`, as the daemon would; or without one against the predefined
+/// regions only (so annotations that name a health check or a collection
+/// fail, and an ALIAS target outside the zone is a warning: a config must
+/// serve it or have a `[resolver]`).
+pub fn zone_file(origin: &Name, file: &Path, config: Option<&Config>) -> ZoneResult {
+    let defaults = crate::config::policy::PolicySettings::default();
+    let settings = config.map_or(&defaults, |c| &c.policy);
+    let (policy, _) = policy(settings).map_err(|e| vec![e.diagnostic()])?;
+    let mut built = read::zone_file(origin, file, &Arc::new(policy))?;
+    match config {
+        Some(config) => check_alias_targets(config, &built)?,
+        None => {
+            let outside: Vec<Diagnostic> = built
+                .foreign_aliases
+                .iter()
+                .map(|(target, position)| {
+                    Diagnostic::new(
+                        position.clone(),
+                        format!(
+                            "ALIAS target \"{target}\" is outside this zone: it answers only where the config serves its zone or has a [resolver] (see signpost.toml(5), RESOLVER)"
+                        ),
+                    )
+                })
+                .collect();
+            built.warnings.extend(outside);
+            crate::proto::diag::sort(&mut built.warnings);
+        }
+    }
     Ok(built)
 }
 

@@ -38,7 +38,10 @@ pub(super) fn zone_file(
         pipelined(file, origin, &mut builder)
     };
     match parsed {
-        Ok(()) => builder.finish(),
+        Ok(warnings) => {
+            builder.warn_all(warnings);
+            builder.finish()
+        }
         Err(mut errors) => {
             errors.extend(builder.into_errors());
             diag::sort(&mut errors);
@@ -47,7 +50,11 @@ pub(super) fn zone_file(
     }
 }
 
-fn pipelined(file: &Path, origin: &Name, builder: &mut ZoneBuilder) -> Result<(), Vec<Diagnostic>> {
+fn pipelined(
+    file: &Path,
+    origin: &Name,
+    builder: &mut ZoneBuilder,
+) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
     let (tx, rx) = sync_channel::<Vec<Record>>(8);
     std::thread::scope(|scope| {
         let parser = scope.spawn(move || {

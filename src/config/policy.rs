@@ -7,7 +7,7 @@
 //! [geo]
 //! database = "../tests/data/geo/test-city.mmdb"
 //!
-//! [[region]]
+//! [[region]]                  # besides the predefined AWS regions
 //! name = "eu-central"
 //! latitude = 50.11
 //! longitude = 8.68
@@ -66,7 +66,7 @@ pub struct GeoDatabase {
 }
 
 /// The validated policy settings.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PolicySettings {
     pub geo_database: Option<GeoDatabase>,
     pub(crate) regions: Vec<Region>,
@@ -78,6 +78,21 @@ pub struct PolicySettings {
     pub plugins: Vec<crate::health::PluginDef>,
     /// `[health_ttl]`: short TTLs while checks fail or recover.
     pub health_ttl: Option<crate::health::TtlLowering>,
+}
+
+/// Without a config: the predefined cloud regions and nothing else.
+impl Default for PolicySettings {
+    fn default() -> Self {
+        Self {
+            geo_database: None,
+            regions: crate::policy::regions::predefined(),
+            collections: Vec::new(),
+            latency: Vec::new(),
+            health: Vec::new(),
+            plugins: Vec::new(),
+            health_ttl: None,
+        }
+    }
 }
 
 impl PolicySettings {
@@ -121,15 +136,19 @@ pub fn validate(
             position: locate(geo.database.span().start),
         });
     }
+    // The predefined regions (policy/regions.rs) come first; a [[region]]
+    // of the same name moves one, any other name adds one.
+    let mut defined: Vec<&str> = Vec::new();
     for region in regions {
         let name = region.name.get_ref();
-        if out.regions.iter().any(|r| &r.name == name) {
+        if defined.contains(&name.as_str()) {
             error(
                 region.name.span().start,
                 format!("region \"{name}\" is defined twice"),
             );
             continue;
         }
+        defined.push(name);
         let lat = *region.latitude.get_ref();
         let lon = *region.longitude.get_ref();
         if !(-90.0..=90.0).contains(&lat) {
@@ -144,10 +163,13 @@ pub fn validate(
                 "longitude must be from -180 to 180".into(),
             );
         }
-        out.regions.push(Region {
-            name: name.clone(),
-            coordinates: (lat, lon),
-        });
+        match out.regions.iter_mut().find(|r| &r.name == name) {
+            Some(predefined) => predefined.coordinates = (lat, lon),
+            None => out.regions.push(Region {
+                name: name.clone(),
+                coordinates: (lat, lon),
+            }),
+        }
     }
     for (name, locations) in cidr {
         let mut collection = Collection {
@@ -200,13 +222,26 @@ pub fn validate(
         for (region, value) in row.ms.get_ref() {
             match out.regions.iter().position(|r| &r.name == region) {
                 Some(i) => ms.push((i as u32, *value)),
-                None => error(
-                    row.ms.span().start,
-                    format!("unknown region \"{region}\": define it in a [[region]] table"),
-                ),
+                None => error(row.ms.span().start, unknown_region(region, &out.regions)),
             }
         }
         out.latency.push(LatencyRow { prefix, ms });
     }
     out
+}
+
+/// An unknown region name in the latency table: the nearest known names
+/// and the whole list.
+fn unknown_region(name: &str, regions: &[Region]) -> String {
+    let known = regions.iter().map(|r| r.name.as_str());
+    let hint = match crate::policy::regions::similar(name, known.clone()).first() {
+        Some(near) => format!("did you mean {near}? "),
+        None => String::new(),
+    };
+    let mut all: Vec<&str> = known.collect();
+    all.sort_unstable();
+    format!(
+        "unknown region \"{name}\": {hint}known regions are {}; a [[region]] table adds one",
+        all.join(", ")
+    )
 }

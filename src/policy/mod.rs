@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! zone file  `www A 192.0.2.1 ;@ weighted id=blue weight=70 health=web`
-//!   ─► annotation::parse (names → indices via PolicyConfig)
+//!   ─► annotation::parse (names → indices via PolicyConfig; location
+//!      codes checked by codes, region names from regions or the config)
 //!   ─► compile::build groups records by owner, type and set id: PolicyGroup
 //!   ─► select::select (per query: health table, client location, ECS
 //!      scope, a draw from random::Random) ─► the chosen sets' records
@@ -12,7 +13,9 @@
 //! policy and its own rule (weight, role, location, …).
 
 pub(crate) mod annotation;
+pub(crate) mod codes;
 pub(crate) mod random;
+pub(crate) mod regions;
 pub(crate) mod select;
 
 use std::net::IpAddr;

@@ -390,7 +390,10 @@ fn nearest(group: &PolicyGroup, healthy: &[bool], env: &mut Env<'_>) -> Option<u
     let mut best_any: Option<(f64, usize)> = None;
     for (i, set) in group.sets.iter().enumerate() {
         let c = cost(set);
-        env.note(|| format!("  set {} cost {c:.1}", set.id));
+        env.note(|| {
+            let located = row.is_some() || coordinates.is_some();
+            format!("  set {} cost {}", set.id, cost_text(set, row.is_some(), located, c))
+        });
         if best_any.is_none_or(|(b, _)| c < b) {
             best_any = Some((c, i));
         }
@@ -399,6 +402,23 @@ fn nearest(group: &PolicyGroup, healthy: &[bool], env: &mut Env<'_>) -> Option<u
         }
     }
     best.or(best_any).map(|(_, i)| i)
+}
+
+/// A cost as `explain` shows it, with its unit: milliseconds from the
+/// latency table, else kilometres (great-circle, biased for
+/// geoproximity).
+fn cost_text(set: &PolicySet, measured: bool, located: bool, cost: f64) -> String {
+    match (&set.rule, measured) {
+        _ if !located => "unknown (no client location)".into(),
+        _ if cost.is_infinite() => "unknown (not measured in this row: tried last)".into(),
+        (Rule::Latency { .. }, true) => format!("{cost:.0} ms (latency table)"),
+        (Rule::Latency { .. }, false) => format!("{cost:.0} km (distance, no latency table row)"),
+        (Rule::Geoproximity { bias: 0, .. }, _) => format!("{cost:.0} km (distance)"),
+        (Rule::Geoproximity { bias, .. }, _) => {
+            format!("{cost:.0} km (distance x (1 - {bias}/100))")
+        }
+        _ => format!("{cost:.1}"),
+    }
 }
 
 fn cidr(group: &PolicyGroup, healthy: &[bool], env: &mut Env<'_>) -> Option<usize> {

@@ -1205,6 +1205,7 @@ const MUNICH: &str = "127.0.0.1"; // EU, DE, BY
 const SAN_FRANCISCO: &str = "127.0.0.2"; // NA, US, CA
 const NEW_YORK: &str = "127.0.0.3"; // NA, US, NY
 const PARIS: &str = "127.0.0.4"; // EU, FR
+const TOKYO: &str = "127.0.0.5"; // AS, JP, 13
 const SYDNEY: &str = "127.0.0.6"; // OC, AU, NSW
 const SAO_PAULO: &str = "127.0.0.7"; // SA, BR, SP
 const JOHANNESBURG: &str = "127.0.0.8"; // AF, ZA
@@ -2330,14 +2331,30 @@ fn external_alias_cases() {
 /// SPEC §3: "the cloud regions users know (`us-east-1`, `eu-west-1`, …)
 /// are predefined with coordinates; the config may add or override".
 #[test]
-#[ignore = "gap: no region is predefined; region=us-east-1 without a [[region]] table is a zone error"]
 fn predefined_cloud_regions_need_no_config() {
     let zone = "$ORIGIN r.test.\n$TTL 60\n@ IN SOA ns h 1 2 3 4 5\n@ IN NS ns\nns IN A 192.0.2.1\n\
                 api IN A 192.0.2.10 ;@ latency id=use region=us-east-1\n\
-                api IN A 192.0.2.20 ;@ latency id=euw region=eu-west-1\n";
+                api IN A 192.0.2.20 ;@ latency id=euw region=eu-west-1\n\
+                api IN A 192.0.2.30 ;@ latency id=apse region=ap-southeast-1\n";
     let config = format!("{SERVER}[geo]\ndatabase = \"GEO\"\n[[zone]]\nname = \"r.test\"\nfile = \"r.zone\"\n");
     let world = World::build(&config, &[("r.zone", zone)], &[]);
-    // New York is nearer us-east-1 (Virginia) than eu-west-1 (Ireland).
-    let reply = world.ask(&Ask::new("api.r.test.", rtype::A, NEW_YORK), &SplitMix::seeded(1));
-    assert_eq!(reply.answer, ["api.r.test. 60 IN A 192.0.2.10"]);
+    let answer = |world: &World, client: &str| {
+        let reply = world.ask(&Ask::new("api.r.test.", rtype::A, client), &SplitMix::seeded(1));
+        reply.answer
+    };
+    // New York is nearest us-east-1 (Virginia), Paris eu-west-1 (Ireland),
+    // Tokyo ap-southeast-1 (Singapore).
+    assert_eq!(answer(&world, NEW_YORK), ["api.r.test. 60 IN A 192.0.2.10"]);
+    assert_eq!(answer(&world, PARIS), ["api.r.test. 60 IN A 192.0.2.20"]);
+    assert_eq!(answer(&world, TOKYO), ["api.r.test. 60 IN A 192.0.2.30"]);
+
+    // The config moves a predefined region (us-east-1 to Paris's
+    // coordinates, for the test's sake) without redefining the others.
+    let moved = format!(
+        "{SERVER}[geo]\ndatabase = \"GEO\"\n[[region]]\nname = \"us-east-1\"\nlatitude = 48.86\nlongitude = 2.35\n\
+         [[zone]]\nname = \"r.test\"\nfile = \"r.zone\"\n"
+    );
+    let world = World::build(&moved, &[("r.zone", zone)], &[]);
+    assert_eq!(answer(&world, PARIS), ["api.r.test. 60 IN A 192.0.2.10"]);
+    assert_eq!(answer(&world, TOKYO), ["api.r.test. 60 IN A 192.0.2.30"]);
 }

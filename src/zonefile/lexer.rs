@@ -28,10 +28,13 @@ pub(crate) struct Token<'a> {
     pub(crate) line: u32,
 }
 
-/// A `;@ …` annotation found in an entry.
+/// A comment: from its `;` to the end of the line (the loader tells a
+/// `;@` annotation from a plain comment).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct RawAnnotation<'a> {
+pub(crate) struct RawComment<'a> {
+    /// The text, starting with the `;`.
     pub(crate) text: &'a [u8],
+    /// Byte offset of the `;` in the input.
     pub(crate) offset: usize,
     pub(crate) line: u32,
 }
@@ -51,7 +54,8 @@ pub(crate) struct Entry<'a> {
     /// The entry's first physical line begins with blank space, so the owner
     /// is omitted (RFC 1035 §5.1).
     pub(crate) leading_blank: bool,
-    pub(crate) annotation: Option<RawAnnotation<'a>>,
+    /// The comments of the entry's lines, in order.
+    pub(crate) comments: Vec<RawComment<'a>>,
     /// The first problem found in this entry, if any.
     pub(crate) error: Option<LexError>,
 }
@@ -60,7 +64,7 @@ impl Entry<'_> {
     fn clear(&mut self) {
         self.tokens.clear();
         self.leading_blank = false;
-        self.annotation = None;
+        self.comments.clear();
         self.error = None;
     }
 }
@@ -70,6 +74,9 @@ pub(crate) struct Lexer<'a> {
     input: &'a [u8],
     pos: usize,
     line: u32,
+    /// Comments with an `@` on lines without a record, seen since the
+    /// caller last took them: a misplaced annotation must not vanish.
+    loose: Vec<RawComment<'a>>,
 }
 
 /// Bytes that end an unquoted token (besides the end of input).
@@ -109,6 +116,7 @@ impl<'a> Lexer<'a> {
             input,
             pos: 0,
             line: 1,
+            loose: Vec::new(),
         }
     }
 
@@ -119,6 +127,23 @@ impl<'a> Lexer<'a> {
     /// Moves past `rest` having been consumed down to `remaining`.
     fn advance_to(&mut self, remaining: &'a [u8]) {
         self.pos = self.input.len() - remaining.len();
+    }
+
+    /// The comments with an `@` found on lines without a record since the
+    /// last call.
+    pub(crate) fn take_loose(&mut self) -> Vec<RawComment<'a>> {
+        std::mem::take(&mut self.loose)
+    }
+
+    /// Keeps the `@` comments of a line that turned out to hold no record.
+    fn keep_loose(&mut self, entry: &Entry<'a>) {
+        self.loose.extend(
+            entry
+                .comments
+                .iter()
+                .filter(|c| c.text.contains(&b'@'))
+                .copied(),
+        );
     }
 
     /// Fills `entry` with the next entry that has at least one token (or a
@@ -140,7 +165,11 @@ impl<'a> Lexer<'a> {
                         });
                     }
                 }
-                return !entry.tokens.is_empty() || entry.error.is_some();
+                let found = !entry.tokens.is_empty() || entry.error.is_some();
+                if !found {
+                    self.keep_loose(entry);
+                }
+                return found;
             };
             if at_line_start && entry.tokens.is_empty() && depth == 0 {
                 entry.leading_blank = c == b' ' || c == b'\t';
@@ -154,15 +183,11 @@ impl<'a> Lexer<'a> {
                 }
                 b';' => {
                     if let Ok((remaining, comment)) = rest_of_line(rest) {
-                        if let Some(text) = comment.strip_prefix(b";@") {
-                            if entry.annotation.is_none() {
-                                entry.annotation = Some(RawAnnotation {
-                                    text,
-                                    offset: self.pos + 2,
-                                    line: self.line,
-                                });
-                            }
-                        }
+                        entry.comments.push(RawComment {
+                            text: comment,
+                            offset: self.pos,
+                            line: self.line,
+                        });
                         self.advance_to(remaining);
                     }
                 }
@@ -176,6 +201,7 @@ impl<'a> Lexer<'a> {
                     if depth == 0 {
                         // A blank or comment-only line: the next line starts a
                         // fresh entry, so forget what this one looked like.
+                        self.keep_loose(entry);
                         entry.clear();
                     }
                 }
@@ -337,11 +363,22 @@ mod tests {
     }
 
     #[test]
-    fn annotation_kept() {
-        let mut lexer = Lexer::new(b"a A 1.2.3.4 ;@ geo eu \n");
+    fn comments_kept() {
+        let mut lexer = Lexer::new(b"a A ( 1.2.3.4 ;@ geo eu \n ) ; x\n; @ b\n;c\n; @ d");
         let mut entry = Entry::default();
         assert!(lexer.next_entry(&mut entry));
-        let ann = entry.annotation.map(|a| a.text);
-        assert_eq!(ann, Some(&b" geo eu "[..]));
+        let got: Vec<(&[u8], usize, u32)> = entry
+            .comments
+            .iter()
+            .map(|c| (c.text, c.offset, c.line))
+            .collect();
+        assert_eq!(got, [(&b";@ geo eu "[..], 14, 1), (&b"; x"[..], 28, 2)]);
+        assert!(!lexer.next_entry(&mut entry));
+        let loose: Vec<(&[u8], u32)> = lexer
+            .take_loose()
+            .iter()
+            .map(|c| (c.text, c.line))
+            .collect();
+        assert_eq!(loose, [(&b"; @ b"[..], 3), (&b"; @ d"[..], 5)]);
     }
 }

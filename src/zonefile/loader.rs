@@ -7,8 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::comments::{self, Shape};
 use super::generate;
-use super::lexer::{tokens_of, Entry, Lexer, RawAnnotation, Token};
+use super::lexer::{tokens_of, Entry, Lexer, RawComment, Token};
 use super::rdata::{self, parse_name, parse_ttl, show};
 use super::types::{self, class_from_bytes, Class};
 use super::{Annotation, Record};
@@ -28,6 +29,8 @@ pub(crate) struct Loader<'s> {
     /// never held twice in memory.
     sink: &'s mut dyn FnMut(Record),
     pub(crate) diags: Vec<Diagnostic>,
+    /// Problems that do not stop the zone from loading.
+    pub(crate) warnings: Vec<Diagnostic>,
     /// `$TTL`, once seen.
     default_ttl: Option<u32>,
     /// The last TTL written explicitly (used while there is no `$TTL`).
@@ -94,6 +97,7 @@ impl<'s> Loader<'s> {
             zone,
             sink,
             diags: Vec::new(),
+            warnings: Vec::new(),
             default_ttl: None,
             last_ttl: None,
             include_stack: top.into_iter().collect(),
@@ -103,6 +107,10 @@ impl<'s> Loader<'s> {
 
     pub(crate) fn error(&mut self, position: Position, message: String) {
         self.diags.push(Diagnostic { position, message });
+    }
+
+    pub(crate) fn warn(&mut self, position: Position, message: String) {
+        self.warnings.push(Diagnostic { position, message });
     }
 
     /// Reads every entry of one file's text.
@@ -117,6 +125,7 @@ impl<'s> Loader<'s> {
         let mut lexer = Lexer::new(text);
         let mut entry = Entry::default();
         while lexer.next_entry(&mut entry) {
+            self.loose_comments(&fs, &lexer.take_loose());
             if let Some(err) = &entry.error {
                 let pos = fs.position(err.offset, err.line);
                 self.error(pos, err.message.to_string());
@@ -126,10 +135,71 @@ impl<'s> Loader<'s> {
                 continue;
             };
             if !entry.leading_blank && !first.quoted && first.text.first() == Some(&b'$') {
+                if !first.text.eq_ignore_ascii_case(b"$GENERATE") {
+                    // No record to annotate.
+                    self.loose_comments(&fs, &entry.comments);
+                }
                 self.directive(&mut fs, &entry);
             } else {
                 self.record(&mut fs, &entry);
             }
+        }
+        self.loose_comments(&fs, &lexer.take_loose());
+    }
+
+    /// The annotation of a record's entry. A second annotation, or a
+    /// misspelled one, is an error; a policy annotation written without
+    /// its `@` is a warning (comments.rs).
+    pub(crate) fn entry_annotation(
+        &mut self,
+        fs: &FileState<'_>,
+        entry: &Entry<'_>,
+    ) -> Option<Annotation> {
+        let mut found: Option<Annotation> = None;
+        for c in &entry.comments {
+            let position = fs.position(c.offset, c.line);
+            match comments::shape(c.text) {
+                Shape::Plain => {}
+                Shape::Annotation { text, at, trailing } => {
+                    if found.is_some() {
+                        self.error(position, comments::SECOND.into());
+                    } else {
+                        found = Some(annotation(fs, text, c.offset + at, c.line));
+                    }
+                    // What follows the annotation is a comment, unless it
+                    // is another annotation.
+                    if let Some((rest, rest_at)) = trailing {
+                        let position = fs.position(c.offset + rest_at, c.line);
+                        match comments::shape(rest) {
+                            Shape::Annotation { .. } => {
+                                self.error(position, comments::SECOND.into());
+                            }
+                            Shape::Misspelled { prefix, text } => {
+                                self.error(position, comments::misspelled(prefix, text));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Shape::Misspelled { prefix, text } => {
+                    self.error(position, comments::misspelled(prefix, text));
+                }
+                Shape::NoAt { text } => self.warn(position, comments::without_at(text)),
+            }
+        }
+        found
+    }
+
+    /// Comments on lines without a record: an annotation there is ignored,
+    /// which deserves a warning.
+    fn loose_comments(&mut self, fs: &FileState<'_>, found: &[RawComment<'_>]) {
+        for c in found {
+            let text = match comments::shape(c.text) {
+                Shape::Annotation { text, .. } if comments::meant_as_annotation(text) => text,
+                Shape::Misspelled { text, .. } => text,
+                _ => continue,
+            };
+            self.warn(fs.position(c.offset, c.line), comments::loose(text));
         }
     }
 
@@ -168,7 +238,7 @@ impl<'s> Loader<'s> {
             return;
         };
         let rdata_toks = toks.get(head.rdata_start..).unwrap_or_default();
-        let annotation = entry.annotation.map(|a| annotation(fs, a));
+        let annotation = self.entry_annotation(fs, entry);
         let origin = fs.origin.clone();
         self.finish_record(
             fs, owner, head, rdata_toks, &origin, toks, annotation, first,
@@ -535,7 +605,7 @@ impl<'s> Loader<'s> {
             );
             return;
         }
-        let annotation = entry_annotation(fs, entry);
+        let annotation = self.entry_annotation(fs, entry);
         let mut n = u64::from(range.start);
         while n <= u64::from(range.stop) {
             let value = n as u32;
@@ -620,20 +690,13 @@ impl<'s> Loader<'s> {
     }
 }
 
-fn annotation(fs: &FileState<'_>, raw: RawAnnotation<'_>) -> Annotation {
+/// The annotation whose text (after `;@`) starts at byte `offset`.
+fn annotation(fs: &FileState<'_>, text: &[u8], offset: usize, line: u32) -> Annotation {
     // The position is that of the trimmed text, so offsets into it map
     // straight to columns.
-    let leading = raw
-        .text
-        .iter()
-        .take_while(|b| b.is_ascii_whitespace())
-        .count();
+    let leading = text.iter().take_while(|b| b.is_ascii_whitespace()).count();
     Annotation {
-        text: String::from_utf8_lossy(raw.text).trim().to_string(),
-        position: fs.position(raw.offset + leading, raw.line),
+        text: String::from_utf8_lossy(text).trim().to_string(),
+        position: fs.position(offset + leading, line),
     }
-}
-
-pub(crate) fn entry_annotation(fs: &FileState<'_>, entry: &Entry<'_>) -> Option<Annotation> {
-    entry.annotation.map(|a| annotation(fs, a))
 }

@@ -1,7 +1,8 @@
 //! Master-file reader (RFC 1035 §5 plus BIND's extensions).
 //!
 //! ```text
-//! text ─► lexer (nom: tokens, parentheses, quotes, escapes, comments, ;@ annotations)
+//! text ─► lexer (nom: tokens, parentheses, quotes, escapes, comments)
+//!      ─► comments (;@ annotations; misspelled or misplaced ones reported)
 //!      ─► directives ($ORIGIN $TTL $INCLUDE $GENERATE) and entries (owner/TTL/class defaults)
 //!      ─► rdata (presentation form → uncompressed wire form, per type; RFC 3597 \#)
 //!      ─► Vec<Record>, or every error as `file:line:col: message`
@@ -11,6 +12,7 @@
 //! uncompressed wire form. Semantic checks (CNAME beside other data, records
 //! outside the zone, policy annotations) belong to `compile::build`.
 
+mod comments;
 mod generate;
 mod layout;
 mod lexer;
@@ -28,20 +30,23 @@ pub use present::{rdata_to_text, record_to_text};
 
 /// Reads a zone file (and the files it `$INCLUDE`s) for the zone `origin`.
 ///
-/// Returns every record, or every problem found when there is at least one.
+/// Returns every record, or every problem found when there is at least one
+/// (warnings are left out: see [`parse_file_each`]).
 pub fn parse_file(path: &Path, origin: &Name) -> Result<Vec<Record>, Vec<Diagnostic>> {
     let mut records = Vec::new();
     parse_file_each(path, origin, &mut |r| records.push(r))?;
     Ok(records)
 }
 
-/// Like [`parse_file`], handing each record to `sink` as it is parsed. On
-/// error, records already handed over must be discarded by the caller.
+/// Like [`parse_file`], handing each record to `sink` as it is parsed, and
+/// returning the warnings (problems that do not stop the zone from
+/// loading, such as an annotation on a line without a record). On error,
+/// records already handed over must be discarded by the caller.
 pub fn parse_file_each(
     path: &Path,
     origin: &Name,
     sink: &mut dyn FnMut(Record),
-) -> Result<(), Vec<Diagnostic>> {
+) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
     let text = std::fs::read(path).map_err(|e| {
         vec![Diagnostic {
             position: Position {
@@ -63,17 +68,28 @@ pub fn parse_str(text: &str, file: &Path, origin: &Name) -> Result<Vec<Record>, 
     Ok(records)
 }
 
+/// Like [`parse_str`], with the warnings beside the records.
+pub fn parse_str_warnings(
+    text: &str,
+    file: &Path,
+    origin: &Name,
+) -> Result<(Vec<Record>, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut records = Vec::new();
+    let warnings = parse_bytes(text.as_bytes(), file, origin, &mut |r| records.push(r))?;
+    Ok((records, warnings))
+}
+
 fn parse_bytes(
     text: &[u8],
     file: &Path,
     origin: &Name,
     sink: &mut dyn FnMut(Record),
-) -> Result<(), Vec<Diagnostic>> {
+) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
     let top = std::fs::canonicalize(file).ok();
     let mut loader = loader::Loader::new(origin.clone(), top, sink);
     loader.load_text(text, file, origin.clone());
     if loader.diags.is_empty() {
-        Ok(())
+        Ok(loader.warnings)
     } else {
         Err(loader.diags)
     }
@@ -82,7 +98,7 @@ fn parse_bytes(
 /// The raw text of a `;@ …` trailing comment, kept for the policy compiler.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Annotation {
-    /// Text after `;@`, trimmed.
+    /// Text after `;@` up to any further `;` (a comment), trimmed.
     pub text: String,
     /// Position of the first character after `;@`.
     pub position: Position,

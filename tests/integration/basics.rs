@@ -272,7 +272,7 @@ fn man_page_examples_load() {
     let zone = dir.join("example.com.zone");
     std::fs::write(&zone, man_example("signpost-zone.5")).unwrap();
     let origin = signpost::proto::Name::parse("example.com.", None).unwrap();
-    let built = signpost::compile::zone_file(&origin, &zone).expect("zone example loads");
+    let built = signpost::compile::zone_file(&origin, &zone, None).expect("zone example loads");
     assert_eq!(built.serial(), 2026112301);
     // $GENERATE made host1..host4.
     let host4 = signpost::proto::Name::parse("host4.example.com.", None).unwrap();

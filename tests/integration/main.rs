@@ -19,3 +19,4 @@ mod privileges;
 mod querylog;
 mod reload;
 mod views;
+mod zonecheck;

@@ -469,7 +469,7 @@ fn annotation_errors_have_positions() {
     )
     .unwrap();
     let origin = signpost::proto::Name::parse("bad.test.", None).unwrap();
-    let Err(errors) = signpost::compile::zone_file(&origin, &zone) else {
+    let Err(errors) = signpost::compile::zone_file(&origin, &zone, None) else {
         panic!("the zone must fail to load");
     };
     let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
