@@ -868,7 +868,8 @@ mod tests {
                     [[zone]]\nname = \"example.com\"\nfile = \"x\"\nDNSSEC = true\n\n\
                     [metrix]\nlisten = \"127.0.0.1:9153\"\n\n\
                     [log]\nformat = \"text\"\ncolour = true\n\n\
-                    [cidr.corp]\noffice = [\"192.0.2.1/24\"]\n";
+                    [cidr.corp]\noffice = [\"192.0.2.1/24\"]\n\n\
+                    [[latency]]\nprefix = \"198.51.100.7/24\"\nms = { us-east-1 = 20 }\n";
         let errors = parse(text, Path::new("t.toml")).unwrap_err();
         let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
         let want = [
@@ -880,6 +881,7 @@ mod tests {
             "t.toml:16:2: unknown table [metrix]; did you mean [metrics]?",
             "t.toml:21:1: unknown key \"colour\" in [log]; known keys: format, level",
             "t.toml:24:11: \"192.0.2.1/24\" has host bits set: write \"192.0.2.0/24\" for the network, or \"192.0.2.1/32\" for the one address",
+            "t.toml:27:10: \"198.51.100.7/24\" has host bits set: write \"198.51.100.0/24\"",
         ];
         assert_eq!(shown.len(), want.len(), "{shown:#?}");
         for w in want {

@@ -112,6 +112,17 @@ impl PolicySettings {
     }
 }
 
+/// A prefix with host bits set is usually a typo for a narrower prefix or
+/// a host: say which network it would be rather than widen it silently.
+fn host_bits(text: &str, net: IpNet) -> String {
+    format!(
+        "\"{text}\" has host bits set: write \"{}\" for the network, or \"{}/{}\" for the one address",
+        net.trunc(),
+        net.addr(),
+        net.max_prefix_len()
+    )
+}
+
 /// Validates the policy tables; problems go to `error(offset, message)`.
 pub fn validate(
     geo: Option<&GeoSpec>,
@@ -180,19 +191,9 @@ pub fn validate(
             let mut nets = Vec::new();
             for prefix in prefixes {
                 match prefix.get_ref().parse::<IpNet>() {
-                    // Host bits set is usually a typo for a narrower
-                    // prefix or a host: say which network it would be
-                    // rather than widen it silently.
-                    Ok(net) if net.trunc() != net => error(
-                        prefix.span().start,
-                        format!(
-                            "\"{}\" has host bits set: write \"{}\" for the network, or \"{}/{}\" for the one address",
-                            prefix.get_ref(),
-                            net.trunc(),
-                            net.addr(),
-                            net.max_prefix_len()
-                        ),
-                    ),
+                    Ok(net) if net.trunc() != net => {
+                        error(prefix.span().start, host_bits(prefix.get_ref(), net))
+                    }
                     Ok(net) => nets.push(net),
                     Err(_) => error(
                         prefix.span().start,
@@ -209,7 +210,14 @@ pub fn validate(
     }
     for row in latency {
         let prefix = match row.prefix.get_ref().parse::<IpNet>() {
-            Ok(net) => net.trunc(),
+            Ok(net) if net.trunc() != net => {
+                error(
+                    row.prefix.span().start,
+                    host_bits(row.prefix.get_ref(), net),
+                );
+                continue;
+            }
+            Ok(net) => net,
             Err(_) => {
                 error(
                     row.prefix.span().start,
