@@ -2,7 +2,7 @@
 //! through `[resolver]` upstreams: here a real `knotd` serving `elb.test.`
 //! on loopback stands in for the cloud's DNS.
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,18 +20,6 @@ struct Knot {
     child: Option<Child>,
     addr: SocketAddr,
     zone_file: PathBuf,
-}
-
-/// A loopback port free for both UDP and TCP right now.
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no loopback port free for both UDP and TCP");
 }
 
 fn elb_zone(serial: u32, lb: &str) -> String {
@@ -53,7 +41,7 @@ impl Knot {
         }
         let zone_file = dir.join("zones/elb.test.zone");
         std::fs::write(&zone_file, zone).unwrap();
-        let port = free_port();
+        let port = common::free_port();
         let conf = format!(
             "server:\n    rundir: \"{run}\"\n    listen: 127.0.0.1@{port}\n\
              log:\n  - target: stderr\n    any: warning\n\
@@ -268,7 +256,7 @@ fn apex_alias_follows_an_external_target_and_outlives_its_upstream() {
 fn never_resolved_targets_answer_servfail() {
     let dir = scratch_dir("alias-unresolved");
     // Nothing listens there: no answer was ever had.
-    let dead = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let dead = SocketAddr::from(([127, 0, 0, 1], common::free_port()));
     let server = start_signpost(&dir, &config(dead, ""));
     let a = ask(&server, "example.com.", RecordType::A);
     assert_eq!(a.response_code, ResponseCode::ServFail, "{a:?}");

@@ -57,6 +57,19 @@ pub fn scratch_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// A loopback port that is free for both UDP and TCP right now (for a
+/// peer server that needs a fixed port).
+pub fn free_port() -> u16 {
+    for _ in 0..50 {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no loopback port free for both UDP and TCP");
+}
+
 impl Server {
     /// Starts `signpostd --listen 127.0.0.1:0` with the given `ORIGIN=FILE`
     /// zones and extra arguments, and waits for its `listening` line.

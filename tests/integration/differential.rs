@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -790,18 +790,6 @@ impl Drop for Knot {
     }
 }
 
-/// A loopback port that is free for both UDP and TCP right now.
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no loopback port free for both UDP and TCP");
-}
-
 impl Knot {
     fn start(tag: &str, zones: &[(String, PathBuf)]) -> Self {
         assert!(
@@ -814,7 +802,7 @@ impl Knot {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
         }
         flatten_zones(zones, &zone_dir);
-        let port = free_port();
+        let port = common::free_port();
         let mut conf = format!(
             "server:\n    rundir: \"{run}\"\n    listen: 127.0.0.1@{port}\n\
              log:\n  - target: stderr\n    any: warning\n\

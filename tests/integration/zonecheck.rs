@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
-use hickory_proto::rr::{RData, RecordType};
+use hickory_proto::rr::RecordType;
 
 use crate::common::{self, query, Server};
 
@@ -92,14 +92,7 @@ fn answer(server: SocketAddr, name: &str, client: (&str, u8)) -> (String, Option
         ResponseCode::NoError,
         "{name}"
     );
-    let a: Vec<String> = reply
-        .answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::A(a) => Some(a.to_string()),
-            _ => None,
-        })
-        .collect();
+    let a = crate::views::a_of(&reply);
     assert_eq!(a.len(), 1, "{name} for {client:?}: {a:?}");
     let scope = reply
         .edns
