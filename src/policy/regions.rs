@@ -7,6 +7,7 @@
 //! (signpost.toml(5), `[[region]]`).
 
 use super::Region;
+use crate::proto::diag::edit_distance;
 
 /// (name, where, latitude, longitude), in name order.
 const AWS: &[(&str, &str, f64, f64)] = &[
@@ -71,30 +72,6 @@ pub(crate) fn similar<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> V
         .collect();
     near.sort();
     near.into_iter().map(|(_, k)| k).collect()
-}
-
-/// Levenshtein distance over bytes (names are ASCII).
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b = b.as_bytes();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.bytes().enumerate() {
-        let mut diagonal = i;
-        let mut left = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let up = row.get(j + 1).copied().unwrap_or(usize::MAX);
-            let cost = if ca == cb { diagonal } else { diagonal + 1 };
-            let best = cost.min(up + 1).min(left + 1);
-            diagonal = up;
-            if let Some(cell) = row.get_mut(j + 1) {
-                *cell = best;
-            }
-            left = best;
-        }
-        if let Some(first) = row.first_mut() {
-            *first = i + 1;
-        }
-    }
-    row.last().copied().unwrap_or(0)
 }
 
 #[cfg(test)]

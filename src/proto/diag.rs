@@ -1,6 +1,7 @@
 //! Operator-facing diagnostics: where something was written and what is
-//! wrong with it, shown as `file:line:col: message`; and the notice, the
-//! log priority between info and warning that `tracing` lacks.
+//! wrong with it, shown as `file:line:col: message`; the edit distance
+//! "did you mean" hints are ranked by; and the notice, the log priority
+//! between info and warning that `tracing` lacks.
 
 use std::fmt;
 use std::path::Path;
@@ -78,3 +79,52 @@ macro_rules! notice {
     };
 }
 pub(crate) use notice;
+
+/// Edit distance between two names, as "did you mean" hints measure it
+/// (config keys, region names): insertions, deletions, substitutions and
+/// swaps of neighbours count one each (optimal string alignment), over
+/// bytes (the names are ASCII).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let at = |row: &[usize], k: usize| row.get(k).copied().unwrap_or(usize::MAX);
+    // Rows of the table for prefixes of `a`: two back (for swaps) and the
+    // previous one.
+    let mut before: Vec<usize> = Vec::new();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.iter().enumerate() {
+        let mut current = Vec::with_capacity(b.len() + 1);
+        current.push(i + 1);
+        for (j, &cb) in b.iter().enumerate() {
+            let mut best = at(&previous, j + 1)
+                .saturating_add(1)
+                .min(at(&current, j).saturating_add(1))
+                .min(at(&previous, j).saturating_add(usize::from(ca != cb)));
+            let swapped = i > 0
+                && j > 0
+                && a.get(i - 1) == Some(&cb)
+                && b.get(j - 1) == Some(&ca);
+            if swapped {
+                best = best.min(at(&before, j - 1).saturating_add(1));
+            }
+            current.push(best);
+        }
+        before = std::mem::replace(&mut previous, current);
+    }
+    previous.last().copied().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod distance_tests {
+    use super::edit_distance;
+
+    #[test]
+    fn edits_and_swaps_count_one_each() {
+        assert_eq!(edit_distance("listen", "listen"), 0);
+        assert_eq!(edit_distance("lisetn", "listen"), 1);
+        assert_eq!(edit_distance("lsten", "listen"), 1);
+        assert_eq!(edit_distance("", "ab"), 2);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("us-east1", "us-east-1"), 1);
+    }
+}
